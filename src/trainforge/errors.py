@@ -1,0 +1,69 @@
+"""All of trainforge's errors, in one tree.
+
+    TrainforgeError
+    ├── NotFound                  an object does not exist (or belongs to another tenant)   → 404
+    │   ├── JobNotFound
+    │   └── FeatureSetNotFound
+    ├── InvalidInput              a request or configuration breaks a rule; names the field  → 422
+    │   └── InsufficientData      the data cannot support the requested training            → 422
+    ├── IllegalTransition         a job cannot move from its status to the one asked for     → 409
+    ├── SchemaOutOfDate           the metadata database is behind the code's migrations      → 503
+    └── PipelineError             a training step failed for a reason we can describe
+
+Third-party errors (SQLAlchemy, Ray, MLflow) are translated where they enter our code; the API maps this tree to
+HTTP status codes in one exception handler (``trainforge.api.errors``).
+"""
+
+from __future__ import annotations
+
+
+class TrainforgeError(Exception):
+    """Base class of every error trainforge raises on purpose."""
+
+    http_status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(TrainforgeError):
+    http_status = 404
+
+
+class JobNotFound(NotFound):
+    def __init__(self, job_id: object) -> None:
+        super().__init__(f"training job {job_id} not found", field="job_id")
+
+
+class FeatureSetNotFound(NotFound):
+    def __init__(self, tenant_id: str, feature_set: str) -> None:
+        super().__init__(
+            f"feature set {feature_set!r} not found for tenant {tenant_id!r}", field="feature_set"
+        )
+
+
+class InvalidInput(TrainforgeError):
+    http_status = 422
+
+
+class InsufficientData(InvalidInput):
+    """Too few rows (after the date filter and the lag warm-up) to train, validate and test."""
+
+
+class IllegalTransition(TrainforgeError):
+    http_status = 409
+
+    def __init__(self, job_id: object, current: str, target: str) -> None:
+        super().__init__(f"job {job_id} is {current}; it cannot become {target}", field="status")
+        self.current = current
+        self.target = target
+
+
+class SchemaOutOfDate(TrainforgeError):
+    http_status = 503
+
+
+class PipelineError(TrainforgeError):
+    """A pipeline step failed; the message says which step and why."""

@@ -1,0 +1,62 @@
+"""The job state machine: statuses, the table of allowed transitions, priorities.
+
+Plain Python with no database import, so the rules can be read and tested on their own. The database enforces the
+same table (``JobStore.transition`` updates only rows in an allowed source status).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# status -> the statuses it may move to (DESIGN §2).
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    # running -> queued: its lease expired or it is retried after a failed attempt.
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED}
+    ),
+    JobStatus.FAILED: frozenset({JobStatus.QUEUED}),  # retry
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    return target in ALLOWED_TRANSITIONS[current]
+
+
+def sources_of(target: JobStatus) -> frozenset[JobStatus]:
+    """The statuses from which ``target`` may be reached (what the conditional UPDATE matches on)."""
+    return frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if target in targets)
+
+
+# The specification's priority words, as the integers stored in training_jobs.priority (higher runs first).
+PRIORITY_LEVELS: dict[str, int] = {"low": -10, "normal": 0, "high": 10, "urgent": 20}
+PRIORITY_MIN, PRIORITY_MAX = -100, 100
+
+
+def priority_value(priority: str | int) -> int:
+    """Turn ``low|normal|high|urgent`` or an integer in [-100, 100] into the stored integer."""
+    if isinstance(priority, str):
+        try:
+            return PRIORITY_LEVELS[priority]
+        except KeyError:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITY_LEVELS)} or an integer") from None
+    if isinstance(priority, bool) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise ValueError(f"priority must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
+    return priority

@@ -1,0 +1,338 @@
+"""The durable job queue and job history, on the metadata database (SQLite or PostgreSQL).
+
+Contract:
+- Every status change goes through :meth:`JobStore.transition`, one conditional ``UPDATE … WHERE status IN
+  (allowed sources)``. Zero rows updated means the transition was illegal (or the job does not exist) and nothing
+  changes. Each successful transition writes a ``training_job_events`` row in the same transaction.
+- :meth:`JobStore.claim_next` hands each queued job to exactly one caller: ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL (many workers claim concurrently without blocking each other); on SQLite the write transaction is
+  ``BEGIN IMMEDIATE``, which serialises claims.
+- All methods are thread-safe (each uses its own connection) and may be called from many processes.
+- ``tenant_id`` arguments, where given, scope the query itself: another tenant's job is "not found".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from trainforge.db.engine import read_transaction, write_transaction
+from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
+from trainforge.db.types import utcnow
+from trainforge.errors import IllegalTransition, JobNotFound
+from trainforge.jobs.records import JobEvent, JobRecord, LogLine, NewJob
+from trainforge.jobs.status import JobStatus, sources_of
+
+jobs = training_jobs.c
+
+
+class JobStore:
+    """Queue operations and job history over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def enqueue(self, job: NewJob, *, reason: str = "submitted") -> JobRecord:
+        """Insert a new job in status ``queued`` and record the event."""
+        now = utcnow()
+        job_id = uuid.uuid4()
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                insert(training_jobs).values(
+                    job_id=job_id,
+                    tenant_id=job.tenant_id,
+                    model_type=job.model_type,
+                    model_name=job.model_name,
+                    feature_set=job.feature_set,
+                    status=JobStatus.QUEUED.value,
+                    priority=job.priority,
+                    config=job.config,
+                    schedule=job.schedule,
+                    progress=0.0,
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=job.created_by,
+                    tags=job.tags,
+                )
+            )
+            self._record_event(conn, job_id, None, JobStatus.QUEUED, reason, None, now)
+            self._write_log(conn, job_id, now, "INFO", None, f"Job queued ({reason})")
+            return self._fetch(conn, job_id)
+
+    def claim_next(self, worker_id: str, *, lease_seconds: float = 60.0) -> JobRecord | None:
+        """Atomically take the highest-priority, oldest queued job and mark it ``running`` for ``worker_id``."""
+        now = utcnow()
+        with write_transaction(self.engine) as conn:
+            candidate = conn.execute(
+                select(jobs.job_id)
+                .where(jobs.status == JobStatus.QUEUED.value)
+                .order_by(jobs.priority.desc(), jobs.created_at.asc())
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if candidate is None:
+                return None
+            claimed = conn.execute(
+                update(training_jobs)
+                .where(and_(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value))
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    worker_id=worker_id,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    started_at=now,
+                    completed_at=None,
+                    attempts=jobs.attempts + 1,
+                    progress=0.0,
+                    current_step=None,
+                    error_message=None,
+                    updated_at=now,
+                )
+            ).rowcount
+            if claimed != 1:  # cannot happen under the lock above; kept as a guard, not a retry loop
+                return None
+            self._record_event(
+                conn, candidate, JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now
+            )
+            return self._fetch(conn, candidate)
+
+    def transition(
+        self,
+        job_id: UUID,
+        target: JobStatus,
+        *,
+        reason: str,
+        tenant_id: str | None = None,
+        worker_id: str | None = None,
+        **fields: Any,
+    ) -> JobRecord:
+        """Move a job to ``target`` if the state machine allows it from its current status.
+
+        Args:
+            job_id: the job.
+            target: the new status.
+            reason: why (stored in the event row and shown in the job's log).
+            tenant_id: if given, only a job of this tenant is found.
+            worker_id: the worker making the change, if any; with it, a running job is only changed if this
+                worker still holds it (a worker whose lease was taken over cannot overwrite the new owner's work).
+            **fields: other columns to set in the same UPDATE (``metrics``, ``model_id``, ``error_message``, …).
+
+        Raises:
+            JobNotFound: no such job (for this tenant).
+            IllegalTransition: the job's status does not allow ``target``.
+        """
+        now = utcnow()
+        sources = sorted(status.value for status in sources_of(target))
+        values: dict[str, Any] = {"status": target.value, "updated_at": now, **fields}
+        if target.is_terminal:
+            values.setdefault("completed_at", now)
+            values.setdefault("lease_expires_at", None)
+        if target is JobStatus.QUEUED:
+            values.update(worker_id=None, lease_expires_at=None)
+        with write_transaction(self.engine) as conn:
+            current = self._lock_current(conn, job_id, tenant_id)
+            conditions = [jobs.job_id == job_id, jobs.status.in_(sources)]
+            if worker_id is not None and current.status is JobStatus.RUNNING:
+                conditions.append(jobs.worker_id == worker_id)
+            changed = conn.execute(update(training_jobs).where(*conditions).values(**values)).rowcount
+            if changed != 1:
+                raise IllegalTransition(job_id, current.status.value, target.value)
+            self._record_event(conn, job_id, current.status, target, reason, worker_id, now)
+            self._write_log(
+                conn,
+                job_id,
+                now,
+                "ERROR" if target is JobStatus.FAILED else "INFO",
+                None,
+                f"Job {current.status.value} -> {target.value}: {reason}",
+            )
+            return self._fetch(conn, job_id)
+
+    def report_progress(
+        self,
+        job_id: UUID,
+        *,
+        worker_id: str,
+        progress: float | None = None,
+        step: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        lease_seconds: float = 60.0,
+    ) -> JobStatus:
+        """Record progress of a running job and renew its lease; returns the job's status (so the worker sees a
+        cancellation). Does nothing to a job this worker no longer holds."""
+        now = utcnow()
+        values: dict[str, Any] = {
+            "updated_at": now,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        }
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, progress))
+        if step is not None:
+            values["current_step"] = step
+        with write_transaction(self.engine) as conn:
+            if metrics:
+                current = conn.execute(select(jobs.metrics).where(jobs.job_id == job_id)).scalar_one_or_none()
+                values["metrics"] = {**(current or {}), **metrics}
+            conn.execute(
+                update(training_jobs)
+                .where(
+                    jobs.job_id == job_id,
+                    jobs.status == JobStatus.RUNNING.value,
+                    jobs.worker_id == worker_id,
+                )
+                .values(**values)
+            )
+            status = conn.execute(select(jobs.status).where(jobs.job_id == job_id)).scalar_one_or_none()
+        if status is None:
+            raise JobNotFound(job_id)
+        return JobStatus(status)
+
+    def append_logs(self, job_id: UUID, lines: Iterable[tuple[str, str | None, str]]) -> None:
+        """Append ``(level, step, message)`` log lines to a job."""
+        now = utcnow()
+        rows = [
+            {"job_id": job_id, "timestamp": now, "level": level, "step": step, "message": message}
+            for level, step, message in lines
+        ]
+        if rows:
+            with write_transaction(self.engine) as conn:
+                conn.execute(insert(training_job_logs), rows)
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def get(self, job_id: UUID, *, tenant_id: str | None = None) -> JobRecord:
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(self._select_job(job_id, tenant_id)).mappings().one_or_none()
+        if row is None:
+            raise JobNotFound(job_id)
+        return JobRecord.from_row(row)
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 20,
+        page: int = 1,
+    ) -> tuple[list[JobRecord], int]:
+        """A page of jobs, newest first, and the total count matching the filters."""
+        conditions = []
+        if tenant_id is not None:
+            conditions.append(jobs.tenant_id == tenant_id)
+        if status is not None:
+            conditions.append(jobs.status == status.value)
+        with read_transaction(self.engine) as conn:
+            total = conn.execute(
+                select(func.count()).select_from(training_jobs).where(*conditions)
+            ).scalar_one()
+            rows = conn.execute(
+                select(training_jobs)
+                .where(*conditions)
+                .order_by(jobs.created_at.desc(), jobs.job_id)
+                .limit(limit)
+                .offset((page - 1) * limit)
+            ).mappings()
+            return [JobRecord.from_row(row) for row in rows], total
+
+    def logs(
+        self, job_id: UUID, *, tenant_id: str | None = None, tail: int | None = None, after_id: int = 0
+    ) -> tuple[list[LogLine], int]:
+        """The job's log lines in order (the last ``tail`` of them, if given) and the total number of lines."""
+        logs_c = training_job_logs.c
+        with read_transaction(self.engine) as conn:
+            if conn.execute(self._select_job(job_id, tenant_id)).first() is None:
+                raise JobNotFound(job_id)
+            where = [logs_c.job_id == job_id, logs_c.log_id > after_id]
+            total = conn.execute(select(func.count()).where(*where)).scalar_one()
+            query = select(training_job_logs).where(*where)
+            if tail is not None:
+                query = query.order_by(logs_c.log_id.desc()).limit(tail)
+            rows = conn.execute(query.order_by(logs_c.log_id)).mappings().all()
+        lines = sorted(
+            (LogLine(r["log_id"], r["timestamp"], r["level"], r["step"], r["message"]) for r in rows),
+            key=lambda line: line.log_id,
+        )
+        return lines, total
+
+    def events(self, job_id: UUID) -> list[JobEvent]:
+        ev = training_job_events.c
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(training_job_events).where(ev.job_id == job_id).order_by(ev.event_id)
+            ).mappings()
+            return [
+                JobEvent(
+                    r["event_id"],
+                    JobStatus(r["from_status"]) if r["from_status"] else None,
+                    JobStatus(r["to_status"]),
+                    r["reason"],
+                    r["worker_id"],
+                    r["created_at"],
+                )
+                for r in rows
+            ]
+
+    def typical_duration(
+        self, *, tenant_id: str, model_type: str, feature_set: str, sample: int = 20
+    ) -> float | None:
+        """Median duration in seconds of the latest completed jobs like this one; None without history."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(jobs.started_at, jobs.completed_at)
+                .where(
+                    jobs.tenant_id == tenant_id,
+                    jobs.model_type == model_type,
+                    jobs.feature_set == feature_set,
+                    jobs.status == JobStatus.COMPLETED.value,
+                )
+                .order_by(jobs.completed_at.desc())
+                .limit(sample)
+            ).all()
+        durations = sorted((done - started).total_seconds() for started, done in rows if started and done)
+        return durations[len(durations) // 2] if durations else None
+
+    # -- internals -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _select_job(job_id: UUID, tenant_id: str | None):
+        query = select(training_jobs).where(jobs.job_id == job_id)
+        return query.where(jobs.tenant_id == tenant_id) if tenant_id is not None else query
+
+    def _lock_current(self, conn, job_id: UUID, tenant_id: str | None) -> JobRecord:
+        row = conn.execute(self._select_job(job_id, tenant_id).with_for_update()).mappings().one_or_none()
+        if row is None:
+            raise JobNotFound(job_id)
+        return JobRecord.from_row(row)
+
+    @staticmethod
+    def _fetch(conn, job_id: UUID) -> JobRecord:
+        return JobRecord.from_row(
+            conn.execute(select(training_jobs).where(jobs.job_id == job_id)).mappings().one()
+        )
+
+    @staticmethod
+    def _record_event(
+        conn, job_id, source: JobStatus | None, target: JobStatus, reason, worker_id, now
+    ) -> None:
+        conn.execute(
+            insert(training_job_events).values(
+                job_id=job_id,
+                from_status=source.value if source else None,
+                to_status=target.value,
+                reason=reason,
+                worker_id=worker_id,
+                created_at=now,
+            )
+        )
+
+    @staticmethod
+    def _write_log(conn, job_id, now: datetime, level: str, step: str | None, message: str) -> None:
+        conn.execute(
+            insert(training_job_logs).values(
+                job_id=job_id, timestamp=now, level=level, step=step, message=message
+            )
+        )

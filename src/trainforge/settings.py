@@ -1,0 +1,87 @@
+"""Every setting trainforge reads, in one pydantic-settings class.
+
+Values come from ``TRAINFORGE_*`` environment variables (or a ``.env`` file in the working directory). Nothing
+reads the environment at import time: call :func:`load_settings` and pass the result down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """trainforge's configuration; see docs/configuration.md for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAINFORGE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.trainforge"),
+        description="Directory for the embedded defaults: SQLite files, artifacts, feature store, API key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Metadata database (jobs, events, logs). Default: sqlite:///<home>/trainforge.db.",
+    )
+    optuna_storage_url: str | None = Field(
+        default=None,
+        description="Optuna RDB storage. Default: sqlite:///<home>/optuna.db (its own file: see DESIGN §1).",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking + registry backend. Default: sqlite:///<home>/mlflow.db.",
+    )
+    artifact_root: str | None = Field(
+        default=None, description="Where MLflow stores model files and plots. Default: <home>/artifacts."
+    )
+    feature_store_root: str | None = Field(
+        default=None, description="Root of the Parquet feature store. Default: <home>/features."
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Address of an existing Ray cluster ('auto', 'ray://host:10001'). Default: start a local Ray.",
+    )
+    ray_num_cpus: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPUs for the local Ray (ignored with ray_address). Default: all cores.",
+    )
+    worker_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often an idle worker looks for a queued job."
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'trainforge.db'}"
+
+    @property
+    def resolved_optuna_storage_url(self) -> str:
+        return self.optuna_storage_url or f"sqlite:///{self.home / 'optuna.db'}"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def resolved_artifact_root(self) -> str:
+        return self.artifact_root or str(self.home / "artifacts")
+
+    @property
+    def resolved_feature_store_root(self) -> str:
+        return self.feature_store_root or str(self.home / "features")
+
+    def ensure_home(self) -> None:
+        """Create the home directory (owner-only) so the embedded SQLite files have somewhere to live."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
