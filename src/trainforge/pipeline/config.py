@@ -26,15 +26,11 @@ class TrainingConfig(BaseModel):
     end_date: datetime | None = Field(
         default=None, description="Last timestamp of training data (exclusive). Default: the latest."
     )
-    target_variable: str = Field(
-        default="load_kw", min_length=1, max_length=128, description="Column to forecast."
-    )
+    target_variable: str = Field(default="load_kw", min_length=1, max_length=128, description="Column to forecast.")
     horizon: int = Field(
         default=24, ge=1, le=720, description="How many steps ahead the model forecasts (direct strategy)."
     )
-    enable_hpo: bool = Field(
-        default=False, description="Tune hyperparameters with Optuna before the final fit."
-    )
+    enable_hpo: bool = Field(default=False, description="Tune hyperparameters with Optuna before the final fit.")
     n_trials: int = Field(default=50, ge=1, le=10_000, description="Optuna trials when enable_hpo is true.")
     validation_split: float = Field(
         default=0.2, gt=0, lt=0.5, description="Fraction of the time range (after train) used for validation."

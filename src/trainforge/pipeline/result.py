@@ -48,9 +48,7 @@ class PipelineResult:
     model_family: str  # e.g. "lightgbm_forecast"
     model: Any  # the fitted model object (picklable; a lightgbm.Booster for the forecast family)
     hyperparams: dict[str, Any]
-    metrics: dict[
-        str, float
-    ]  # {"mae", "rmse", "mape", "baseline_mae", "baseline_rmse", "baseline_mape", ...}
+    metrics: dict[str, float]  # {"mae", "rmse", "mape", "baseline_mae", "baseline_rmse", "baseline_mape", ...}
     lineage: Lineage
     # Test-split rows: columns timestamp, series_id, actual, forecast, baseline.
     test_predictions: pd.DataFrame

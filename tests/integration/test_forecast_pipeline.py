@@ -1,0 +1,171 @@
+"""The forecast pipeline end to end on a real feature store: demo data and a slice of real EIA-930 load."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import lightgbm as lgb
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from trainforge.errors import FeatureSetNotFound, InsufficientData, InvalidInput
+from trainforge.features import ParquetFeatureStore, generate_demo_load
+from trainforge.pipeline.config import TrainingConfig
+from trainforge.pipeline.forecast import run_forecast_pipeline
+from trainforge.pipeline.load import data_hash, load_training_data
+from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
+
+EIA_FILE = Path("/work/shared/data/load/eia930_subregions/eia930_subregion_hourly_demand_2020_2024.parquet")
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("features")
+    demo = generate_demo_load(n_series=4, periods=24 * 120, seed=3)
+    ParquetFeatureStore(root).write_frame("acme", "demo", demo, timestamp_col="timestamp", series_col="site_id")
+    return str(root)
+
+
+def run(store_root: str, feature_set: str = "demo", tenant: str = "acme", override=None, **config_fields) -> list:
+    config = TrainingConfig(**{"target_variable": "load_kw", **config_fields})
+    return list(
+        run_forecast_pipeline(
+            tenant_id=tenant,
+            feature_set=feature_set,
+            config=config,
+            feature_store_root=store_root,
+            num_threads=2,
+            hyperparams=override,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(store_root) -> list:
+    return run(store_root)
+
+
+def test_events_come_in_step_order_and_end_with_one_result(demo_run):
+    events, result = demo_run[:-1], demo_run[-1]
+    assert all(isinstance(e, StepEvent) for e in events) and isinstance(result, PipelineResult)
+    assert [e.step for e in events] == ["load", "load", "prepare", "fit", "fit", "evaluate"]
+    assert [e.progress for e in events] == [
+        None,
+        STEPS["load"],
+        STEPS["prepare"],
+        None,
+        STEPS["fit"],
+        STEPS["evaluate"],
+    ]
+    assert events[1].metrics == {"rows": 4 * 24 * 120.0, "series": 4.0, "feature_set_version": 1.0}
+    assert set(events[2].metrics) == {"train_rows", "val_rows", "test_rows", "features"}
+    assert events[4].metrics["best_iteration"] == result.hyperparams["best_iteration"]
+    assert events[5].metrics == result.metrics
+
+
+def test_model_beats_the_seasonal_naive_baseline(demo_run):
+    result = demo_run[-1]
+    assert result.metrics["mae"] < 0.9 * result.metrics["baseline_mae"]
+    assert result.metrics["rmse"] < result.metrics["baseline_rmse"]
+
+
+def test_result_carries_model_params_metrics_lineage_and_predictions(demo_run):
+    result = demo_run[-1]
+    assert result.model_family == "lightgbm_forecast"
+    assert isinstance(result.model, lgb.Booster)
+    assert result.hyperparams["n_estimators"] == 300 and 0 < result.hyperparams["best_iteration"] <= 300
+    assert set(result.metrics) == {
+        "mae",
+        "rmse",
+        "mape",
+        "smape",
+        "baseline_mae",
+        "baseline_rmse",
+        "baseline_mape",
+        "baseline_smape",
+        "train_rows",
+        "val_rows",
+        "test_rows",
+    }
+    assert all(isinstance(v, float) for v in result.metrics.values())
+    lineage = result.lineage
+    assert (lineage.tenant_id, lineage.feature_set, lineage.target_variable) == ("acme", "demo", "load_kw")
+    assert (lineage.row_count, lineage.series_count) == (4 * 24 * 120, 4)
+    assert lineage.start == "2023-01-01T00:00:00+00:00" and len(lineage.data_hash) == 64
+    assert "temperature_c_lag_24" in lineage.feature_columns  # numeric columns are covariates by default
+    predictions = result.test_predictions
+    assert list(predictions.columns) == ["timestamp", "series_id", "actual", "forecast", "baseline"]
+    assert len(predictions) == result.metrics["test_rows"] and predictions["forecast"].notna().all()
+    assert set(result.step_seconds) == {"load", "prepare", "fit", "evaluate"}
+
+
+def test_data_hash_is_stable_and_sensitive(store_root):
+    store = ParquetFeatureStore(store_root)
+    config = TrainingConfig(target_variable="load_kw")
+    first = load_training_data(store, "acme", "demo", config).frame
+    second = load_training_data(store, "acme", "demo", config).frame
+    assert data_hash(first) == data_hash(second)
+    changed = first.copy()
+    changed.loc[5, "load_kw"] += 0.01
+    assert data_hash(changed) != data_hash(first)
+    shifted = first.copy()
+    shifted.loc[7, "timestamp"] += pd.Timedelta(minutes=1)
+    assert data_hash(shifted) != data_hash(first)
+
+
+def test_hyperparams_override_and_hpo_without_them_warns(store_root):
+    fixed = run(store_root, enable_hpo=True, override={"n_estimators": 5}, features=[])
+    assert fixed[-1].hyperparams["n_estimators"] == 5
+    assert not any(isinstance(e, StepEvent) and e.level == "WARNING" for e in fixed)
+    space = {"learning_rate": {"type": "float", "low": 0.01, "high": 0.3}}
+    defaults = run(store_root, enable_hpo=True, hyperparams=space, features=[])
+    assert any(e.level == "WARNING" and "defaults" in e.message for e in defaults[:-1])
+
+
+@pytest.mark.parametrize(
+    ("config", "error", "field"),
+    [
+        ({"target_variable": "power"}, InvalidInput, "config.target_variable"),
+        ({"features": ["temperature_c", "humidity"]}, InvalidInput, "config.features"),
+        ({"hyperparams": {"num_leaves": 0}}, InvalidInput, "config.hyperparams.num_leaves"),
+        ({"start_date": "2023-04-25", "end_date": "2023-05-01"}, InsufficientData, "config.horizon"),
+        ({"start_date": "2030-01-01"}, InsufficientData, "config.start_date"),
+    ],
+)
+def test_bad_configs_fail_naming_the_field(store_root, config, error, field):
+    with pytest.raises(error) as caught:
+        run(store_root, **config)
+    assert caught.value.field == field
+
+
+def test_unknown_feature_set_is_not_found(store_root):
+    with pytest.raises(FeatureSetNotFound):
+        run(store_root, feature_set="nope")
+
+
+def test_real_eia_load_through_the_feature_store_beats_the_baseline(tmp_path):
+    """Three EIA-930 sub-regions of very different size, six months of hourly demand, no weather.
+
+    September to February: the test weeks (February) are in a season the model has trained on. On a slice whose
+    test weeks fall in its first summer (January to June) the model does not beat seasonal naive: without
+    temperature nothing tells it that the heat has come, while yesterday's load does.
+    """
+    regions = ["ERCO-COAS", "ISNE-4004", "NYIS-ZONJ"]
+    table = ds.dataset(EIA_FILE).to_table(
+        filter=ds.field("region").isin(regions)
+        & (ds.field("timestamp_utc") >= ds.scalar(datetime(2023, 9, 1)))
+        & (ds.field("timestamp_utc") < ds.scalar(datetime(2024, 3, 1)))
+    )
+    store = ParquetFeatureStore(tmp_path)
+    info = store.write_frame("grid", "eia", table.to_pandas(), timestamp_col="timestamp_utc", series_col="region")
+    assert (info.series_count, info.frequency, info.row_count) == (3, "h", 3 * 182 * 24)
+    config = TrainingConfig(target_variable="cleaned_demand_mw", horizon=24, features=[])
+    result = list(
+        run_forecast_pipeline(
+            tenant_id="grid", feature_set="eia", config=config, feature_store_root=str(tmp_path), num_threads=2
+        )
+    )[-1]
+    assert result.metrics["mae"] < 0.95 * result.metrics["baseline_mae"]
+    assert result.metrics["mape"] < result.metrics["baseline_mape"]
