@@ -1,0 +1,30 @@
+"""Experiment tracking on MLflow: runs of training jobs, their plots, and the boundary with MLflow's API.
+
+Everything is loaded on first access, so importing the package costs nothing until MLflow or matplotlib is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainforge.tracking.mlflow_backend import MlflowBackend
+    from trainforge.tracking.mlflow_errors import mlflow_errors
+    from trainforge.tracking.mlflow_runs import TrainingRuns
+    from trainforge.tracking.plots import forecast_vs_actual
+
+_EXPORTS = {
+    "MlflowBackend": "trainforge.tracking.mlflow_backend",
+    "TrainingRuns": "trainforge.tracking.mlflow_runs",
+    "forecast_vs_actual": "trainforge.tracking.plots",
+    "mlflow_errors": "trainforge.tracking.mlflow_errors",
+}
+
+__all__ = ["MlflowBackend", "TrainingRuns", "forecast_vs_actual", "mlflow_errors"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
