@@ -8,6 +8,11 @@ server is down the tests fail: they never pass by skipping.
 from __future__ import annotations
 
 import os
+
+# Before anything imports MLflow or Ray: no usage telemetry from tests (see trainforge.cli.main).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 import uuid
 from collections.abc import Iterator
 
@@ -81,3 +86,15 @@ def engine(request, tmp_path) -> Iterator[Engine]:
 def settings(tmp_path) -> Settings:
     """Settings whose every path lies under a temporary home."""
     return load_settings(home=tmp_path / "home", ray_num_cpus=2)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for the whole test session (starting Ray costs seconds; DESIGN §1)."""
+    import ray
+
+    from trainforge.compute.ray_runtime import ensure_ray, shutdown_ray
+
+    ensure_ray(load_settings(ray_num_cpus=2))
+    yield ray
+    shutdown_ray()

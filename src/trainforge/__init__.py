@@ -1,0 +1,12 @@
+"""trainforge: trains, tunes, versions and promotes time-series models for many tenants."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("trainforge")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

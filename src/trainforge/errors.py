@@ -39,9 +39,7 @@ class JobNotFound(NotFound):
 
 class FeatureSetNotFound(NotFound):
     def __init__(self, tenant_id: str, feature_set: str) -> None:
-        super().__init__(
-            f"feature set {feature_set!r} not found for tenant {tenant_id!r}", field="feature_set"
-        )
+        super().__init__(f"feature set {feature_set!r} not found for tenant {tenant_id!r}", field="feature_set")
 
 
 class InvalidInput(TrainforgeError):

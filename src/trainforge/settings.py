@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         ge=1,
         description="CPUs for the local Ray (ignored with ray_address). Default: all cores.",
     )
+    job_cpus: float = Field(
+        default=1.0, gt=0, le=256, description="Ray CPUs reserved per training job (fractions let jobs share a core)."
+    )
+    train_threads: int | None = Field(
+        default=None, ge=1, le=256, description="Threads LightGBM uses inside a job. Default: the machine's cores."
+    )
     worker_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often an idle worker looks for a queued job."
     )

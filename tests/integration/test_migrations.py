@@ -15,9 +15,7 @@ from trainforge.errors import SchemaOutOfDate
 
 def _diff(engine):
     with engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
         return compare_metadata(context, metadata)
 
 

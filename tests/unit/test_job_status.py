@@ -23,9 +23,7 @@ def test_sources_of_is_the_inverse_of_the_table(target):
         assert (source in sources_of(target)) == can_transition(source, target)
 
 
-@pytest.mark.parametrize(
-    ("given", "stored"), [("low", -10), ("normal", 0), ("high", 10), ("urgent", 20), (7, 7)]
-)
+@pytest.mark.parametrize(("given", "stored"), [("low", -10), ("normal", 0), ("high", 10), ("urgent", 20), (7, 7)])
 def test_priority_words_and_integers(given, stored):
     assert priority_value(given) == stored
 

@@ -71,9 +71,7 @@ training_job_events = Table(
     "training_job_events",
     metadata,
     Column("event_id", AutoIncrementId, primary_key=True, autoincrement=True),
-    Column(
-        "job_id", Uuid, ForeignKey("training_jobs.job_id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    Column("job_id", Uuid, ForeignKey("training_jobs.job_id", ondelete="CASCADE"), nullable=False, index=True),
     Column("from_status", Text),
     Column("to_status", Text, nullable=False),
     Column("reason", Text, nullable=False),

@@ -97,9 +97,7 @@ class JobStore:
             ).rowcount
             if claimed != 1:  # cannot happen under the lock above; kept as a guard, not a retry loop
                 return None
-            self._record_event(
-                conn, candidate, JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now
-            )
+            self._record_event(conn, candidate, JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now)
             return self._fetch(conn, candidate)
 
     def transition(
@@ -227,9 +225,7 @@ class JobStore:
         if status is not None:
             conditions.append(jobs.status == status.value)
         with read_transaction(self.engine) as conn:
-            total = conn.execute(
-                select(func.count()).select_from(training_jobs).where(*conditions)
-            ).scalar_one()
+            total = conn.execute(select(func.count()).select_from(training_jobs).where(*conditions)).scalar_one()
             rows = conn.execute(
                 select(training_jobs)
                 .where(*conditions)
@@ -262,9 +258,7 @@ class JobStore:
     def events(self, job_id: UUID) -> list[JobEvent]:
         ev = training_job_events.c
         with read_transaction(self.engine) as conn:
-            rows = conn.execute(
-                select(training_job_events).where(ev.job_id == job_id).order_by(ev.event_id)
-            ).mappings()
+            rows = conn.execute(select(training_job_events).where(ev.job_id == job_id).order_by(ev.event_id)).mappings()
             return [
                 JobEvent(
                     r["event_id"],
@@ -277,9 +271,7 @@ class JobStore:
                 for r in rows
             ]
 
-    def typical_duration(
-        self, *, tenant_id: str, model_type: str, feature_set: str, sample: int = 20
-    ) -> float | None:
+    def typical_duration(self, *, tenant_id: str, model_type: str, feature_set: str, sample: int = 20) -> float | None:
         """Median duration in seconds of the latest completed jobs like this one; None without history."""
         with read_transaction(self.engine) as conn:
             rows = conn.execute(
@@ -310,14 +302,10 @@ class JobStore:
 
     @staticmethod
     def _fetch(conn, job_id: UUID) -> JobRecord:
-        return JobRecord.from_row(
-            conn.execute(select(training_jobs).where(jobs.job_id == job_id)).mappings().one()
-        )
+        return JobRecord.from_row(conn.execute(select(training_jobs).where(jobs.job_id == job_id)).mappings().one())
 
     @staticmethod
-    def _record_event(
-        conn, job_id, source: JobStatus | None, target: JobStatus, reason, worker_id, now
-    ) -> None:
+    def _record_event(conn, job_id, source: JobStatus | None, target: JobStatus, reason, worker_id, now) -> None:
         conn.execute(
             insert(training_job_events).values(
                 job_id=job_id,
@@ -332,7 +320,5 @@ class JobStore:
     @staticmethod
     def _write_log(conn, job_id, now: datetime, level: str, step: str | None, message: str) -> None:
         conn.execute(
-            insert(training_job_logs).values(
-                job_id=job_id, timestamp=now, level=level, step=step, message=message
-            )
+            insert(training_job_logs).values(job_id=job_id, timestamp=now, level=level, step=step, message=message)
         )

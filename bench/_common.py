@@ -1,0 +1,41 @@
+"""What the benchmarks share: the real EIA-930 data and table printing (servers: ``trainforge.testing``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+EIA_FILE = Path(
+    os.environ.get(
+        "TRAINFORGE_BENCH_EIA",
+        REPO.parent / "shared/data/load/eia930_subregions/eia930_subregion_hourly_demand_2020_2024.parquet",
+    )
+)
+console = Console(stderr=True)
+
+
+def eia_regions(n_regions: int) -> pd.DataFrame:
+    """The first ``n_regions`` sub-regions (sorted by id) of the real EIA-930 hourly demand, all of 2020-2024."""
+    if not EIA_FILE.exists():
+        raise SystemExit(f"the EIA-930 data is not at {EIA_FILE}; set TRAINFORGE_BENCH_EIA")
+    frame = pd.read_parquet(EIA_FILE, columns=["timestamp_utc", "region", "cleaned_demand_mw"])
+    regions = sorted(frame["region"].astype(str).unique())[:n_regions]
+    frame = frame[frame["region"].astype(str).isin(regions)].copy()
+    frame["region"] = frame["region"].astype(str)
+    frame["cleaned_demand_mw"] = frame["cleaned_demand_mw"].astype("float64")
+    return frame.reset_index(drop=True)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column == columns[0] else "right")
+    for row in rows:
+        table.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
+    Console().print(table)

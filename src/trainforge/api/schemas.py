@@ -1,0 +1,121 @@
+"""Response bodies of the training API (request bodies live beside the domain: ``trainforge.jobs.request``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from trainforge.jobs.records import JobRecord, LogLine
+from trainforge.jobs.status import JobStatus
+
+JOBS_PREFIX = "/ai/training/jobs"
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="Kind of error: invalid_input, not_found, conflict, unavailable, internal.")
+    message: str
+    field: str | None = Field(description="The request field at fault, as a dotted path, when there is one.")
+    details: list[dict[str, Any]] | None = None
+    error_id: str | None = None
+
+
+class JobAccepted(BaseModel):
+    job_id: UUID
+    status: JobStatus
+    created_at: datetime
+    estimated_duration_seconds: float | None = Field(
+        description="Median duration of this tenant's latest similar jobs; null without history."
+    )
+    message: str
+
+
+class JobDetail(BaseModel):
+    job_id: UUID
+    tenant_id: str
+    model_type: str
+    model_name: str
+    feature_set: str
+    status: JobStatus
+    progress: float = Field(ge=0, le=1)
+    current_step: str | None = Field(description="Pipeline step running now: load, prepare, fit, evaluate, register.")
+    priority: int
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    updated_at: datetime
+    completed_at: datetime | None
+    duration_seconds: float | None
+    config: dict[str, Any]
+    metrics: dict[str, Any] | None
+    error_message: str | None
+    model_id: str | None
+    logs_url: str
+
+    @classmethod
+    def of(cls, job: JobRecord) -> JobDetail:
+        fields = {name: getattr(job, name) for name in cls.model_fields if hasattr(job, name)}
+        return cls.model_validate(
+            fields
+            | {
+                "config": {"model_type": job.model_type, "feature_set": job.feature_set, **job.config},
+                "logs_url": f"{JOBS_PREFIX}/{job.job_id}/logs",
+            }
+        )
+
+
+class JobSummary(BaseModel):
+    job_id: UUID
+    tenant_id: str
+    model_type: str
+    model_name: str
+    status: JobStatus
+    progress: float
+    created_at: datetime
+    completed_at: datetime | None
+    duration_seconds: float | None
+    metrics: dict[str, Any] | None
+    model_id: str | None
+
+    @classmethod
+    def of(cls, job: JobRecord) -> JobSummary:
+        return cls.model_validate(job, from_attributes=True)
+
+
+class JobList(BaseModel):
+    jobs: list[JobSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class JobCancelled(BaseModel):
+    job_id: UUID
+    status: JobStatus
+    message: str
+
+
+class LogEntry(BaseModel):
+    log_id: int
+    timestamp: datetime
+    level: str
+    step: str | None
+    message: str
+
+    @classmethod
+    def of(cls, line: LogLine) -> LogEntry:
+        return cls.model_validate(line, from_attributes=True)
+
+
+class JobLogs(BaseModel):
+    job_id: UUID
+    logs: list[LogEntry]
+    total_lines: int
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None

@@ -1,0 +1,95 @@
+"""The ``trainforge`` command."""
+
+from __future__ import annotations
+
+import os
+
+# A self-hosted service does not phone home: MLflow 3 and Ray decide on usage telemetry when first imported, so
+# this must come before anything imports them.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trainforge.cli import db, features, jobs
+from trainforge.cli.context import configure_logging, console, errors, open_database, settings_for
+from trainforge.errors import TrainforgeError
+
+app = typer.Typer(
+    help="trainforge: train, tune, version and promote time-series models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(features.app, name="features")
+app.add_typer(jobs.app, name="jobs")
+
+HomeOption = Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only; run workers elsewhere.")] = False,
+    home: HomeOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the HTTP API, with one embedded worker unless --no-worker."""
+    import uvicorn
+
+    from trainforge.api.app import create_app
+
+    configure_logging(verbose)
+    settings = settings_for(home)
+    open_database(settings).dispose()  # refuse a stale schema before binding the port
+    if not no_worker:
+        from trainforge.compute.ray_runtime import ensure_ray
+
+        ensure_ray(settings)  # once, in the main thread; the worker thread reuses it
+    uvicorn.run(create_app(settings, run_worker=not no_worker), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(home: HomeOption = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run a worker that claims queued jobs and trains them on Ray, until SIGTERM or Ctrl-C."""
+    from trainforge.jobs.store import JobStore
+    from trainforge.jobs.worker import Worker
+    from trainforge.registry import ModelRegistry
+
+    configure_logging(verbose)
+    settings = settings_for(home)
+    store = JobStore(open_database(settings))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+    Worker(settings, store, registry).run(stop)
+
+
+@app.command()
+def demo(home: HomeOption = None) -> None:
+    """Train a forecast model on generated data through the real queue, worker, Ray and MLflow."""
+    from trainforge.cli.demo import run_demo
+
+    settings = settings_for(home)
+    console.print(f"trainforge home: {settings.home}")
+    final = run_demo(settings)
+    raise typer.Exit(0 if final.status == "completed" else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except TrainforgeError as error:
+        errors.print(f"[red]error[/]: {error.message}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

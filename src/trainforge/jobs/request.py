@@ -1,0 +1,81 @@
+"""The body of ``POST /ai/training/jobs/start``: one definition, used by the API, the CLI and the demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trainforge.jobs.status import PRIORITY_LEVELS, priority_value
+from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
+from trainforge.pipeline.config import ModelType, TrainingConfig
+
+
+class JobRequest(BaseModel):
+    """A request to train one model."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_id": "tenant-123",
+                    "model_type": "forecast",
+                    "model_name": "load_forecast",
+                    "feature_set": "demo_load",
+                    "config": {
+                        "start_date": "2023-01-01T00:00:00Z",
+                        "end_date": "2024-01-01T00:00:00Z",
+                        "target_variable": "load_kw",
+                        "horizon": 24,
+                        "validation_split": 0.2,
+                        "test_split": 0.1,
+                        "hyperparams": {"n_estimators": 200, "learning_rate": 0.05},
+                    },
+                    "priority": "normal",
+                }
+            ]
+        },
+    )
+
+    tenant_id: str = Field(description=f"Tenant that owns the job: {TENANT_RULE}.", max_length=63)
+    model_type: ModelType = Field(description="Model family: 'forecast' ('anomaly' is not available yet).")
+    model_name: str = Field(description=f"Registered model name: {NAME_RULE}.", max_length=128)
+    feature_set: str = Field(description=f"Feature set to train on: {NAME_RULE}.", max_length=128)
+    config: TrainingConfig = Field(default_factory=TrainingConfig)
+    schedule: str | None = Field(
+        default=None, max_length=256, description="Cron expression for recurring training (not available yet)."
+    )
+    priority: str | int = Field(
+        default="normal",
+        description=f"One of {', '.join(PRIORITY_LEVELS)}, or an integer from -100 to 100 (higher runs first).",
+    )
+    tags: dict[str, str] | None = Field(default=None, max_length=50, description="Free-form labels.")
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _safe_tenant(cls, value: str) -> str:
+        return _as_value_error(check_tenant, value, "tenant_id")
+
+    @field_validator("model_name", "feature_set")
+    @classmethod
+    def _safe_name(cls, value: str, info) -> str:
+        return _as_value_error(check_name, value, info.field_name)
+
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, value: str | int) -> str | int:
+        priority_value(value)  # raises ValueError with the rule
+        return value
+
+    @property
+    def priority_value(self) -> int:
+        return priority_value(self.priority)
+
+
+def _as_value_error(check: Any, value: str, field: str) -> str:
+    # pydantic reports ValueError as a 422 located at the field; our InvalidInput carries the same message.
+    try:
+        return check(value, field)
+    except Exception as error:
+        raise ValueError(getattr(error, "message", str(error))) from None

@@ -1,0 +1,65 @@
+"""Checking a job request against what exists, then queueing it. The API and the demo both come through here."""
+
+from __future__ import annotations
+
+from trainforge.errors import FeatureSetNotFound, InvalidInput
+from trainforge.features.store import ParquetFeatureStore
+from trainforge.jobs.records import JobRecord, NewJob
+from trainforge.jobs.request import JobRequest
+from trainforge.jobs.store import JobStore
+from trainforge.models.families import validate_hyperparams
+
+
+def submit_job(
+    request: JobRequest, *, store: JobStore, features: ParquetFeatureStore, created_by: str | None = None
+) -> JobRecord:
+    """Validate ``request`` against the model family and the feature store, then enqueue it.
+
+    Checks that need no training are done here so that a bad request is refused at once (a 4xx naming the field)
+    instead of failing minutes later in a worker.
+
+    Raises:
+        InvalidInput: the request cannot be trained (field named in the error).
+    """
+    if request.schedule is not None:
+        raise InvalidInput("recurring schedules are not available yet; submit with schedule=null", field="schedule")
+    if request.config.enable_hpo:
+        raise InvalidInput(
+            "hyperparameter optimisation is not available yet; submit with enable_hpo=false",
+            field="config.enable_hpo",
+        )
+    hyperparams = validate_hyperparams(request.model_type, request.config.hyperparams)
+    try:
+        info = features.info(request.tenant_id, request.feature_set)
+    except FeatureSetNotFound as missing:
+        raise InvalidInput(missing.message, field="feature_set") from None
+    config = request.config
+    numeric = ", ".join(info.numeric_columns)
+    if config.target_variable not in info.numeric_columns:
+        problem = "is not numeric" if config.target_variable in info.columns else "does not exist"
+        raise InvalidInput(
+            f"column {config.target_variable!r} {problem} in feature set {request.feature_set!r} "
+            f"(numeric columns: {numeric})",
+            field="config.target_variable",
+        )
+    for column in config.features or []:
+        if column not in info.numeric_columns:
+            raise InvalidInput(
+                f"covariate {column!r} is missing or not numeric in feature set {request.feature_set!r} "
+                f"(numeric columns: {numeric})",
+                field="config.features",
+            )
+    stored_config = config.model_dump(mode="json") | {"hyperparams": hyperparams}
+    return store.enqueue(
+        NewJob(
+            tenant_id=request.tenant_id,
+            model_type=request.model_type,
+            model_name=request.model_name,
+            feature_set=request.feature_set,
+            config=stored_config,
+            priority=request.priority_value,
+            schedule=request.schedule,
+            created_by=created_by,
+            tags=request.tags,
+        )
+    )

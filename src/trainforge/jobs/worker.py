@@ -1,0 +1,197 @@
+"""The worker: claims queued jobs and runs each one on Ray until it ends.
+
+One worker runs one job at a time (concurrency comes from running several workers, and from Ray). While the job's
+Ray task streams events back, the worker writes them as log lines and progress, renews the job's lease, and
+watches for a cancellation: then it cancels the Ray task and stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+
+import ray
+
+from trainforge.compute.ray_runtime import ensure_ray
+from trainforge.compute.tasks import run_forecast_task, warm_up_workers
+from trainforge.errors import IllegalTransition, PipelineError, TrainforgeError
+from trainforge.jobs.records import JobRecord
+from trainforge.jobs.status import JobStatus
+from trainforge.jobs.store import JobStore
+from trainforge.pipeline.config import TrainingConfig
+from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
+from trainforge.registry import JobIdentity, ModelRegistry
+from trainforge.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60.0
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class JobOutcome:
+    status: JobStatus
+    model_id: str | None = None
+    error: str | None = None
+
+
+class Worker:
+    """Claims jobs from a :class:`JobStore` and runs them on Ray."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        registry: ModelRegistry,
+        *,
+        worker_id: str | None = None,
+        poll_seconds: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.worker_id = worker_id or default_worker_id()
+        self.poll_seconds = poll_seconds or settings.worker_poll_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and run jobs until ``stop`` is set (checked between jobs and while idle)."""
+        ensure_ray(self.settings)
+        if not self.settings.ray_address:
+            # Local Ray only: on a cluster the worker processes are the cluster's, and warm up on first use.
+            warmed = warm_up_workers(max(1, int(ray.cluster_resources().get("CPU", 1))))
+            logger.info("warmed %d Ray worker processes", len(warmed))
+        logger.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                if self.run_next() is None:
+                    stop.wait(self.poll_seconds)
+            except Exception:  # the loop must survive a database hiccup; the job itself is already recorded
+                logger.exception("worker %s: unexpected error; continuing", self.worker_id)
+                stop.wait(self.poll_seconds)
+        logger.info("worker %s stopped", self.worker_id)
+
+    def run_next(self) -> JobOutcome | None:
+        """Claim one queued job and run it to the end; None when the queue is empty."""
+        job = self.store.claim_next(self.worker_id, lease_seconds=LEASE_SECONDS)
+        if job is None:
+            return None
+        return self.execute(job)
+
+    def execute(self, job: JobRecord) -> JobOutcome:
+        """Run a claimed job and record how it ended."""
+        try:
+            return self._register_and_complete(job, self._run_pipeline(job))
+        except IllegalTransition as lost:
+            # Someone else changed the job meanwhile (a cancellation, or a reaper re-queued it): theirs stands, and
+            # the job's Ray task has been cancelled.
+            self._log(job, "WARNING", None, f"Worker stopped the job's Ray task: {lost.message}")
+            return JobOutcome(JobStatus(lost.current))
+        except Exception as error:  # every failure, ours or a library's, ends the job as failed, never silently
+            return self._fail(job, error)
+
+    # -- steps ---------------------------------------------------------------------------------------------
+    def _run_pipeline(self, job: JobRecord) -> PipelineResult:
+        ensure_ray(self.settings)
+        config = TrainingConfig.model_validate(job.config)
+        request = {
+            "tenant_id": job.tenant_id,
+            "feature_set": job.feature_set,
+            "config": config,
+            "feature_store_root": self.settings.resolved_feature_store_root,
+            "num_threads": self.settings.train_threads,
+        }
+        stream = run_forecast_task.options(num_cpus=self.settings.job_cpus).remote(request)
+        try:
+            result = self._follow(job, stream)
+        except BaseException:
+            ray.cancel(stream, force=True)  # never leave a Ray task computing for a job that has ended
+            raise
+        if result is None:
+            raise PipelineError("the pipeline ended without a result")
+        return result
+
+    def _follow(self, job: JobRecord, stream) -> PipelineResult | None:
+        """Record the stream's events until it ends; raises IllegalTransition if the job was cancelled meanwhile."""
+        result: PipelineResult | None = None
+        while True:
+            ready, _ = ray.wait([stream], timeout=self.poll_seconds)
+            if not ready:
+                if self._heartbeat(job) is JobStatus.CANCELLED:
+                    raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
+                continue
+            try:
+                item = ray.get(next(stream))
+            except StopIteration:
+                break
+            except ray.exceptions.RayTaskError as error:
+                raise error.cause if isinstance(error.cause, Exception) else error from None
+            if isinstance(item, StepEvent):
+                self._record(job, item)
+            else:
+                result = item
+        return result
+
+    def _register_and_complete(self, job: JobRecord, result: PipelineResult) -> JobOutcome:
+        self._record(job, StepEvent("register", "Registering the model in MLflow", progress=STEPS["evaluate"]))
+        identity = JobIdentity(
+            job_id=str(job.job_id),
+            tenant_id=job.tenant_id,
+            model_name=job.model_name,
+            model_type=job.model_type,
+            feature_set=job.feature_set,
+            config=job.config,
+        )
+        version = self.registry.register_job_result(identity, result)
+        self._log(job, "INFO", "register", f"Registered {version.model_id} (MLflow run {version.run_id})")
+        metrics = {**result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
+        self.store.transition(
+            job.job_id,
+            JobStatus.COMPLETED,
+            reason=f"trained and registered {version.model_id}",
+            worker_id=self.worker_id,
+            model_id=version.model_id,
+            metrics=metrics,
+            progress=1.0,
+            current_step="done",
+        )
+        return JobOutcome(JobStatus.COMPLETED, model_id=version.model_id)
+
+    def _fail(self, job: JobRecord, error: Exception) -> JobOutcome:
+        message = error.message if isinstance(error, TrainforgeError) else f"{type(error).__name__}: {error}"
+        self._log(job, "ERROR", None, "".join(traceback.format_exception(error)).rstrip())
+        try:
+            self.store.transition(
+                job.job_id, JobStatus.FAILED, reason=message, worker_id=self.worker_id, error_message=message
+            )
+        except IllegalTransition as lost:
+            return JobOutcome(JobStatus(lost.current), error=message)
+        return JobOutcome(JobStatus.FAILED, error=message)
+
+    # -- recording -----------------------------------------------------------------------------------------
+    def _record(self, job: JobRecord, event: StepEvent) -> None:
+        self._log(job, event.level, event.step, event.message)
+        status = self.store.report_progress(
+            job.job_id,
+            worker_id=self.worker_id,
+            progress=event.progress,
+            step=event.step,
+            metrics=event.metrics,
+            lease_seconds=LEASE_SECONDS,
+        )
+        if status is JobStatus.CANCELLED:
+            raise IllegalTransition(job.job_id, status.value, JobStatus.RUNNING.value)
+
+    def _heartbeat(self, job: JobRecord) -> JobStatus:
+        return self.store.report_progress(job.job_id, worker_id=self.worker_id, lease_seconds=LEASE_SECONDS)
+
+    def _log(self, job: JobRecord, level: str, step: str | None, message: str) -> None:
+        self.store.append_logs(job.job_id, [(level, step, message)])
