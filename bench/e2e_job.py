@@ -29,7 +29,7 @@ from trainforge.models.families import validate_hyperparams
 from trainforge.pipeline.evaluate import compare_with_baseline
 from trainforge.pipeline.prepare import build_features, time_split
 from trainforge.settings import load_settings
-from trainforge.testing import trainforge_server, wait_for
+from trainforge.testing import local_auth, trainforge_server, wait_for
 
 HORIZON = 24
 THREADS = 2
@@ -76,7 +76,7 @@ def plain_run(n_regions: int) -> dict[str, float]:
     }
 
 
-def service_run(base: str) -> dict[str, float]:
+def service_run(base: str, auth: dict[str, str]) -> dict[str, float]:
     """Submit over HTTP and poll (as the CLI does, every 0.5 s) until the job ends.
 
     The time is the server's own record, ``created_at`` → ``completed_at``: exact, where a client's clock would add
@@ -90,12 +90,12 @@ def service_run(base: str) -> dict[str, float]:
         "config": {"target_variable": "cleaned_demand_mw", "horizon": HORIZON},
     }
     clock = time.perf_counter()
-    accepted = httpx.post(f"{base}/ai/training/jobs/start", json=body, timeout=30)
+    accepted = httpx.post(f"{base}/ai/training/jobs/start", json=body, headers=auth, timeout=30)
     accepted.raise_for_status()
     job_id = accepted.json()["job_id"]
 
     def finished():
-        job = httpx.get(f"{base}/ai/training/jobs/{job_id}", timeout=30).json()
+        job = httpx.get(f"{base}/ai/training/jobs/{job_id}", headers=auth, timeout=30).json()
         return job if job["status"] in ("completed", "failed", "cancelled") else None
 
     job = wait_for(finished, 600, "the job", interval=0.5)
@@ -103,7 +103,7 @@ def service_run(base: str) -> dict[str, float]:
     seconds = (_parse_time(job["completed_at"]) - _parse_time(job["created_at"])).total_seconds()
     if job["status"] != "completed":
         raise SystemExit(f"the job ended {job['status']}: {job['error_message']}")
-    logs = httpx.get(f"{base}/ai/training/jobs/{job_id}/logs", timeout=30).json()["logs"]
+    logs = httpx.get(f"{base}/ai/training/jobs/{job_id}/logs", headers=auth, timeout=30).json()["logs"]
     origin = _parse_time(logs[0]["timestamp"])
     for line in logs:
         offset = (_parse_time(line["timestamp"]) - origin).total_seconds()
@@ -146,7 +146,7 @@ def main() -> None:
             for rep in range(args.reps):
                 plain.append(plain_run(args.regions))
                 console.print(f"rep {rep + 1}: plain {plain[-1]['seconds']:.1f} s")
-                service.append(service_run(base))
+                service.append(service_run(base, local_auth(home)))
                 console.print(f"rep {rep + 1}: service {service[-1]['seconds']:.1f} s ({service[-1]['model_id']})")
 
     rows = [

@@ -1,6 +1,9 @@
 """All of trainforge's errors, in one tree.
 
     TrainforgeError
+    ├── Unauthorized              no API key, or an unknown or revoked one                   → 401
+    ├── Forbidden                 the key may not act for the tenant named in the request    → 403
+    ├── RequestTooLarge           the request body is over the limit                         → 413
     ├── NotFound                  an object does not exist (or belongs to another tenant)   → 404
     │   ├── JobNotFound
     │   └── FeatureSetNotFound
@@ -26,6 +29,18 @@ class TrainforgeError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class Unauthorized(TrainforgeError):
+    http_status = 401
+
+
+class Forbidden(TrainforgeError):
+    http_status = 403
+
+
+class RequestTooLarge(TrainforgeError):
+    http_status = 413
 
 
 class NotFound(TrainforgeError):

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     train_threads: int | None = Field(
         default=None, ge=1, le=256, description="Threads LightGBM uses inside a job. Default: the machine's cores."
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body the API accepts."
+    )
     worker_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often an idle worker looks for a queued job."
     )

@@ -73,3 +73,8 @@ def trainforge_server(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def local_auth(home: Path) -> dict[str, str]:
+    """The Authorization header of the local admin key that ``trainforge serve`` wrote to ``home``."""
+    return {"Authorization": f"Bearer {(home / 'api_key').read_text().strip()}"}

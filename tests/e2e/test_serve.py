@@ -10,7 +10,7 @@ import pytest
 
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.registry import ModelRegistry
-from trainforge.testing import TRAINFORGE, trainforge_server, wait_for
+from trainforge.testing import TRAINFORGE, local_auth, trainforge_server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,9 @@ def test_a_job_submitted_over_http_completes_and_its_model_is_in_mlflow(tmp_path
     assert "4,320 rows" in imported.stdout
 
     with trainforge_server(home, env=env) as base:
+        assert httpx.get(f"{base}/ai/training/jobs", timeout=10).status_code == 401  # a key is required
+        auth = local_auth(home)
+        assert oct((home / "api_key").stat().st_mode & 0o777) == "0o600"
         accepted = httpx.post(
             f"{base}/ai/training/jobs/start",
             json={
@@ -54,17 +57,18 @@ def test_a_job_submitted_over_http_completes_and_its_model_is_in_mlflow(tmp_path
                 "feature_set": "site_load",
                 "config": {"target_variable": "load_kw", "horizon": 24, "hyperparams": {"n_estimators": 50}},
             },
+            headers=auth,
             timeout=10,
         )
         assert accepted.status_code == 202, accepted.text
         job_id = accepted.json()["job_id"]
 
         def finished():
-            job = httpx.get(f"{base}/ai/training/jobs/{job_id}", timeout=10).json()
+            job = httpx.get(f"{base}/ai/training/jobs/{job_id}", headers=auth, timeout=10).json()
             return job if job["status"] in ("completed", "failed", "cancelled") else None
 
         job = wait_for(finished, 240, "the job to finish", interval=0.3)
-        logs = httpx.get(f"{base}/ai/training/jobs/{job_id}/logs", timeout=10).json()
+        logs = httpx.get(f"{base}/ai/training/jobs/{job_id}/logs", headers=auth, timeout=10).json()
         assert job["status"] == "completed", logs
         assert job["model_id"] == "e2e:site_load:1.0.0"
         assert job["metrics"]["mae"] < job["metrics"]["baseline_mae"]

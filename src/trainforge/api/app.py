@@ -11,12 +11,15 @@ from fastapi import FastAPI
 
 from trainforge import __version__
 from trainforge.api.errors import install_error_handlers
+from trainforge.api.limits import BodySizeLimit
 from trainforge.api.routes import health, jobs
 from trainforge.db.engine import make_engine
 from trainforge.db.migrate import ensure_schema
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.store import JobStore
 from trainforge.settings import Settings
+from trainforge.tenancy import KeyStore
+from trainforge.tenancy.local_key import ensure_local_admin_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         ensure_schema(engine, create_if_empty=settings.database_url is None)
         app.state.settings = settings
         app.state.job_store = JobStore(engine)
+        app.state.key_store = KeyStore(engine)
+        if settings.database_url is None:  # the embedded default: make single-machine use work with no key setup
+            ensure_local_admin_key(settings, app.state.key_store)
         app.state.feature_store = ParquetFeatureStore(settings.resolved_feature_store_root)
         stop = threading.Event()
         worker_thread = _start_worker(settings, app.state.job_store, stop) if run_worker else None
@@ -54,6 +60,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(health.router)
     app.include_router(jobs.router)
     return app

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.store import JobStore
 from trainforge.settings import Settings
+from trainforge.tenancy import KeyStore, Principal
+
+# auto_error=False: a missing key is our Unauthorized (401 with our error body), not FastAPI's bare 403.
+_bearer = HTTPBearer(auto_error=False, description="An API key: `trainforge keys create --tenant T`.")
 
 
 def _job_store(request: Request) -> JobStore:
@@ -26,3 +31,13 @@ def _settings(request: Request) -> Settings:
 JobStoreDep = Annotated[JobStore, Depends(_job_store)]
 FeatureStoreDep = Annotated[ParquetFeatureStore, Depends(_feature_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    keys: KeyStore = request.app.state.key_store
+    return keys.authenticate(credentials.credentials if credentials else None)
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]

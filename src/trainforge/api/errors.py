@@ -19,7 +19,18 @@ from trainforge.errors import TrainforgeError
 
 logger = logging.getLogger("trainforge.api")
 
-ERROR_KINDS = {404: "not_found", 409: "conflict", 422: "invalid_input", 503: "unavailable"}
+ERROR_KINDS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_input",
+    503: "unavailable",
+}
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def _field_from_location(location: tuple | list) -> str | None:
@@ -33,7 +44,11 @@ async def _trainforge_error(_request: Request, error: TrainforgeError) -> JSONRe
     if status >= 500 and status != 503:
         return await _unexpected_error(_request, error)
     kind = ERROR_KINDS.get(status, "error")
-    return JSONResponse({"error": kind, "message": error.message, "field": error.field}, status_code=status)
+    return JSONResponse(
+        {"error": kind, "message": error.message, "field": error.field},
+        status_code=status,
+        headers=BEARER_CHALLENGE if status == 401 else None,
+    )
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -51,7 +66,11 @@ async def _validation_error(_request: Request, error: RequestValidationError) ->
 
 async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
     return JSONResponse(
-        {"error": ERROR_KINDS.get(error.status_code, "error"), "message": str(error.detail), "field": None},
+        {
+            "error": ERROR_KINDS.get(error.status_code, "error"),
+            "message": str(error.detail),
+            "field": getattr(error, "field", None),
+        },
         status_code=error.status_code,
         headers=getattr(error, "headers", None),
     )

@@ -21,6 +21,8 @@ from trainforge.jobs.worker import Worker
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
 from trainforge.settings import Settings
+from trainforge.tenancy import KeyStore
+from trainforge.tenancy.local_key import ensure_local_admin_key
 
 DEMO_TENANT = "demo"
 DEMO_FEATURE_SET = "demo_load"
@@ -30,6 +32,7 @@ DEMO_MODEL = "load_forecast"
 def run_demo(settings: Settings, *, n_series: int = 4, days: int = 365) -> JobView:
     engine = open_database(settings)
     store = JobStore(engine)
+    ensure_local_admin_key(settings, KeyStore(engine))  # so `trainforge serve` and `jobs` work on this home next
     features = ParquetFeatureStore(settings.resolved_feature_store_root)
 
     with console.status("generating demo load data ..."):

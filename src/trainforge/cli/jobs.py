@@ -12,16 +12,37 @@ from rich.table import Table
 
 from trainforge.cli.context import console, errors
 from trainforge.cli.progress import JobView, follow_job, metrics_table
+from trainforge.settings import load_settings
+from trainforge.tenancy.local_key import read_local_key
 
 app = typer.Typer(help="Submit, inspect and control training jobs (talks to `trainforge serve`).", no_args_is_help=True)
 UrlOption = Annotated[str, typer.Option("--url", envvar="TRAINFORGE_URL", help="Base URL of the trainforge API.")]
+
+
+@app.callback()
+def _options(
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="TRAINFORGE_API_KEY",
+            help="API key. Default: the local admin key that `trainforge serve` keeps in its home.",
+        ),
+    ] = None,
+    home: Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")] = None,
+) -> None:
+    _auth["key"] = api_key or read_local_key(load_settings(home=home))
+
+
+_auth: dict[str, str | None] = {"key": None}
 DEFAULT_URL = "http://127.0.0.1:8000"
 JOBS = "/ai/training/jobs"
 
 
 def _call(url: str, method: str, path: str, **kwargs: Any) -> dict:
+    headers = {"Authorization": f"Bearer {_auth['key']}"} if _auth["key"] else {}
     try:
-        response = httpx.request(method, url.rstrip("/") + path, timeout=30, **kwargs)
+        response = httpx.request(method, url.rstrip("/") + path, timeout=30, headers=headers, **kwargs)
     except httpx.HTTPError as error:
         errors.print(f"[red]cannot reach {url}[/]: {error}. Is `trainforge serve` running?")
         raise typer.Exit(2) from None

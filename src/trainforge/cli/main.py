@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from trainforge.cli import db, features, jobs
+from trainforge.cli import db, features, jobs, keys
 from trainforge.cli.context import configure_logging, console, errors, open_database, settings_for
 from trainforge.errors import TrainforgeError
 
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(features.app, name="features")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(keys.app, name="keys")
 
 HomeOption = Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -89,4 +90,16 @@ training_job_logs = Table(
     Column("step", Text),
     Column("message", Text, nullable=False),
     Index("ix_training_job_logs_job", "job_id", "log_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("key_hash", Text, nullable=False),  # sha256 of the secret (see trainforge.tenancy.keys)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
 )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from trainforge.jobs.status import PRIORITY_LEVELS, priority_value
 from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
 from trainforge.pipeline.config import ModelType, TrainingConfig
+
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
 
 
 class JobRequest(BaseModel):
@@ -16,6 +19,7 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -50,7 +54,9 @@ class JobRequest(BaseModel):
         default="normal",
         description=f"One of {', '.join(PRIORITY_LEVELS)}, or an integer from -100 to 100 (higher runs first).",
     )
-    tags: dict[str, str] | None = Field(default=None, max_length=50, description="Free-form labels.")
+    tags: dict[TagKey, TagValue] | None = Field(
+        default=None, max_length=50, description="Free-form labels (at most 50; keys ≤ 64, values ≤ 256 chars)."
+    )
 
     @field_validator("tenant_id")
     @classmethod

@@ -7,18 +7,24 @@ pipeline runs from it.
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 ModelType = Literal["forecast", "anomaly"]
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+SeriesId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Dates outside this window are typos (or attacks on date arithmetic), not training windows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_HYPERPARAMS = 64
 
 
 class TrainingConfig(BaseModel):
     """How to train: the data window, the target, the split and the hyperparameters."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     start_date: datetime | None = Field(
         default=None, description="First timestamp of training data (inclusive). Default: the earliest."
@@ -46,12 +52,12 @@ class TrainingConfig(BaseModel):
         description="Fixed hyperparameters of the model family (e.g. n_estimators, learning_rate, max_depth); "
         "with enable_hpo, a search space {name: {type, low, high, log, step, choices}}.",
     )
-    features: list[str] | None = Field(
+    features: list[ColumnName] | None = Field(
         default=None,
         max_length=256,
         description="Covariate columns to use (lagged by horizon). Default: every numeric column but the target.",
     )
-    series: list[str] | None = Field(
+    series: list[SeriesId] | None = Field(
         default=None, max_length=10_000, description="Only these series ids. Default: every series."
     )
     seasonal_period: int | None = Field(
@@ -61,6 +67,16 @@ class TrainingConfig(BaseModel):
         description="Season length in steps for the seasonal-naive baseline. Default: one day at the data's "
         "frequency (24 for hourly data).",
     )
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _plausible_date(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # naive timestamps are UTC
+        if not EARLIEST <= aware < LATEST:
+            raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
+        return aware
 
     @model_validator(mode="after")
     def _check_window_and_splits(self) -> TrainingConfig:
@@ -73,6 +89,8 @@ class TrainingConfig(BaseModel):
     @field_validator("hyperparams")
     @classmethod
     def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > MAX_HYPERPARAMS:
+            raise ValueError(f"at most {MAX_HYPERPARAMS} hyperparameters")
         for name, item in value.items():
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"hyperparams.{name} must be a finite number")

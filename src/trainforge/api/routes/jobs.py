@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from trainforge.api.deps import FeatureStoreDep, JobStoreDep
+from trainforge.api.deps import FeatureStoreDep, JobStoreDep, PrincipalDep
 from trainforge.api.schemas import (
     JOBS_PREFIX,
     ErrorBody,
@@ -22,20 +22,32 @@ from trainforge.api.schemas import (
 from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.submission import submit_job
+from trainforge.names import TENANT_PATTERN
 
 router = APIRouter(
     prefix=JOBS_PREFIX,
     tags=["training jobs"],
-    responses={422: {"model": ErrorBody, "description": "Invalid input; `field` names the culprit."}},
+    responses={
+        401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one."},
+        422: {"model": ErrorBody, "description": "Invalid input; `field` names the culprit."},
+    },
 )
+FORBIDDEN = {403: {"model": ErrorBody, "description": "The key may not act for the tenant named."}}
+TOO_LARGE = {413: {"model": ErrorBody, "description": "The request body is over the size limit."}}
 NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job."}}
 CONFLICT = {409: {"model": ErrorBody, "description": "The job's status does not allow this."}}
 
 
-@router.post("/start", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
-def start_job(request: JobRequest, store: JobStoreDep, features: FeatureStoreDep) -> JobAccepted:
-    """Queue a training job. It runs when a worker claims it (highest priority first, then oldest)."""
-    job = submit_job(request, store=store, features=features)
+@router.post(
+    "/start", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses={**FORBIDDEN, **TOO_LARGE}
+)
+def start_job(
+    request: JobRequest, store: JobStoreDep, features: FeatureStoreDep, principal: PrincipalDep
+) -> JobAccepted:
+    """Queue a training job for ``tenant_id`` (the key's own tenant, unless it is an admin key). It runs when a
+    worker claims it (highest priority first, then oldest)."""
+    principal.act_for(request.tenant_id)
+    job = submit_job(request, store=store, features=features, created_by=principal.key_id)
     estimate = store.typical_duration(tenant_id=job.tenant_id, model_type=job.model_type, feature_set=job.feature_set)
     return JobAccepted(
         job_id=job.job_id,
@@ -47,44 +59,53 @@ def start_job(request: JobRequest, store: JobStoreDep, features: FeatureStoreDep
 
 
 @router.get("/{job_id}", response_model=JobDetail, responses=NOT_FOUND)
-def get_job(job_id: UUID, store: JobStoreDep) -> JobDetail:
+def get_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> JobDetail:
     """Status, progress, current step, live metrics and (when done) the registered ``model_id``."""
-    return JobDetail.of(store.get(job_id))
+    return JobDetail.of(store.get(job_id, tenant_id=principal.tenant_scope))
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=FORBIDDEN)
 def list_jobs(
     store: JobStoreDep,
-    tenant_id: Annotated[str | None, Query(max_length=63)] = None,
+    principal: PrincipalDep,
+    tenant_id: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern, description="Default: the key's.")] = None,
     status: Annotated[JobStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> JobList:
-    """Jobs, newest first, filtered by tenant and status, one page at a time."""
-    records, total = store.list(tenant_id=tenant_id, status=status, limit=limit, page=page)
+    """Jobs, newest first, filtered by tenant and status, one page at a time. An admin key without ``tenant_id``
+    lists every tenant's jobs."""
+    tenant = principal.act_for(tenant_id)
+    records, total = store.list(tenant_id=tenant, status=status, limit=limit, page=page)
     return JobList(jobs=[JobSummary.of(r) for r in records], total=total, page=page, page_size=limit)
 
 
 @router.delete("/{job_id}", response_model=JobCancelled, responses={**NOT_FOUND, **CONFLICT})
-def cancel_job(job_id: UUID, store: JobStoreDep) -> JobCancelled:
+def cancel_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> JobCancelled:
     """Cancel a queued or running job. A running job's Ray work is stopped by its worker within seconds."""
-    job = store.transition(job_id, JobStatus.CANCELLED, reason="cancelled by user")
+    job = store.transition(
+        job_id, JobStatus.CANCELLED, reason=f"cancelled by key {principal.key_id}", tenant_id=principal.tenant_scope
+    )
     return JobCancelled(job_id=job.job_id, status=job.status, message="Training job cancelled successfully")
 
 
 @router.post("/{job_id}/retry", response_model=JobDetail, responses={**NOT_FOUND, **CONFLICT})
-def retry_job(job_id: UUID, store: JobStoreDep) -> JobDetail:
+def retry_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> JobDetail:
     """Put a failed job back in the queue with its original configuration."""
-    return JobDetail.of(store.transition(job_id, JobStatus.QUEUED, reason="retried by user"))
+    job = store.transition(
+        job_id, JobStatus.QUEUED, reason=f"retried by key {principal.key_id}", tenant_id=principal.tenant_scope
+    )
+    return JobDetail.of(job)
 
 
 @router.get("/{job_id}/logs", response_model=JobLogs, responses=NOT_FOUND)
 def job_logs(
     job_id: UUID,
     store: JobStoreDep,
+    principal: PrincipalDep,
     tail: Annotated[int | None, Query(ge=1, le=10_000, description="Only the last N lines.")] = None,
-    since: Annotated[int, Query(ge=0, description="Only lines after this log_id (for following a job).")] = 0,
+    since: Annotated[int, Query(ge=0, le=2**62, description="Only lines after this log_id (for following a job).")] = 0,
 ) -> JobLogs:
     """The job's log: state changes, each pipeline step's messages, and tracebacks of failures."""
-    lines, total = store.logs(job_id, tail=tail, after_id=since)
+    lines, total = store.logs(job_id, tenant_id=principal.tenant_scope, tail=tail, after_id=since)
     return JobLogs(job_id=job_id, logs=[LogEntry.of(line) for line in lines], total_lines=total)
