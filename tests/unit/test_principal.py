@@ -27,6 +27,9 @@ def test_an_admin_key_acts_for_the_tenant_it_names_or_all():
     [
         ("tfk_0123456789ab_s3cr3t", ("0123456789ab", "s3cr3t")),
         ("tfk_0123456789ab_with_underscores", ("0123456789ab", "with_underscores")),
+        ("tfk_0123456789AB_secret", None),  # key ids are lower-case hex
+        ("tfk_0123456789a\x00_secret", None),
+        ("tfk_0123456789ab_sec ret", None),
         ("tfk_short_secret", None),
         ("xyz_0123456789ab_secret", None),
         ("tfk_0123456789ab_", None),

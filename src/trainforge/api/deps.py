@@ -37,7 +37,12 @@ def _principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     keys: KeyStore = request.app.state.key_store
-    return keys.authenticate(credentials.credentials if credentials else None)
+    token = credentials.credentials if credentials else None
+    if token is not None and not (token.isascii() and token.isprintable()):
+        # Not a key at all. A header value is visible ASCII on the wire; an in-process client can still send a NUL,
+        # which PostgreSQL would refuse in the key lookup (a 500 instead of a 401).
+        token = None
+    return keys.authenticate(token)
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]

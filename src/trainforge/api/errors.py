@@ -1,12 +1,14 @@
 """The one place where errors become HTTP responses.
 
 Every error body has the same shape: ``{"error": <kind>, "message": <text>, "field": <where, or null>}``, plus
-``"details"`` for validation errors and ``"error_id"`` for unexpected ones. No stack trace or SQL text is ever
-sent; an unexpected error is logged with its error id so an operator can find it.
+``"details"`` for validation errors and ``"error_id"`` for unexpected ones. A body that cannot be read at all (not
+JSON, not UTF-8, nested too deeply, empty) is invalid input too: a 422 naming ``body``. No stack trace or SQL text
+is ever sent; an unexpected error is logged with its error id so an operator can find it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -31,11 +33,25 @@ ERROR_KINDS = {
     503: "unavailable",
 }
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_SOURCES = ("body", "query", "path", "header", "cookie")
+
+
+class ErrorResponse(JSONResponse):
+    """An error body as ASCII JSON: a field name or message may quote the request, and a lone surrogate in it
+    (``"\\ud800"`` is valid JSON) cannot be encoded as UTF-8; escaped, it travels as it came."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def _field_from_location(location: tuple | list) -> str | None:
-    # FastAPI locations look like ("body", "config", "horizon") or ("query", "limit"); the field is the rest.
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    # FastAPI locations look like ("body", "config", "horizon") or ("query", "limit"): the field is the rest. A
+    # location of just ("body",) is the body as a whole (empty, not JSON, not an object).
+    parts = [str(part) for part in location]
+    if parts and parts[0] in _SOURCES:
+        source, parts = parts[0], parts[1:]
+        if not parts and source == "body":
+            return "body"
     return ".".join(parts) or None
 
 
@@ -44,7 +60,7 @@ async def _trainforge_error(_request: Request, error: TrainforgeError) -> JSONRe
     if status >= 500 and status != 503:
         return await _unexpected_error(_request, error)
     kind = ERROR_KINDS.get(status, "error")
-    return JSONResponse(
+    return ErrorResponse(
         {"error": kind, "message": error.message, "field": error.field},
         status_code=status,
         headers=BEARER_CHALLENGE if status == 401 else None,
@@ -52,20 +68,34 @@ async def _trainforge_error(_request: Request, error: TrainforgeError) -> JSONRe
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-    details = [
-        {"field": _field_from_location(item.get("loc", ())), "message": item.get("msg", ""), "type": item.get("type")}
-        for item in error.errors()
-    ]
+    details = [_detail(item) for item in error.errors()]
     first = details[0] if details else {"field": None, "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return JSONResponse(
+    return ErrorResponse(
         {"error": "invalid_input", "message": message, "field": first["field"], "details": details},
         status_code=422,
     )
 
 
-async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse(
+def _detail(item: dict) -> dict:
+    location = tuple(item.get("loc", ()))
+    if item.get("type") == "json_invalid":
+        # FastAPI locates a JSON syntax error at ("body", <character offset>): the offset is not a field.
+        reason = (item.get("ctx") or {}).get("error", "JSON decode error")
+        where = f" at character {location[1]}" if len(location) > 1 else ""
+        return {"field": "body", "message": f"not valid JSON: {reason}{where}", "type": "json_invalid"}
+    message = item.get("msg", "")
+    if item.get("type") == "value_error":  # our validators' own words, without pydantic's "Value error, " prefix
+        message = str((item.get("ctx") or {}).get("error", message))
+    return {"field": _field_from_location(location), "message": message, "type": item.get("type")}
+
+
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if error.status_code == 400 and error.__cause__ is not None:
+        # FastAPI's bare "There was an error parsing the body", chained to why: a body that is not UTF-8, or JSON
+        # nested past the parser's recursion limit. Malformed JSON is already a 422 naming the body; so is this.
+        return await _validation_error(request, _unparseable_body(error.__cause__))
+    return ErrorResponse(
         {
             "error": ERROR_KINDS.get(error.status_code, "error"),
             "message": str(error.detail),
@@ -76,10 +106,22 @@ async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONR
     )
 
 
+def _unparseable_body(cause: BaseException) -> RequestValidationError:
+    reasons = {
+        RecursionError: "nested too deeply",
+        UnicodeDecodeError: "not UTF-8 text",
+        ValueError: "a number has too many digits",  # int() refuses over 4300 digits
+    }
+    reason = next((text for kind, text in reasons.items() if isinstance(cause, kind)), "unreadable")
+    return RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "ctx": {"error": reason}}]
+    )
+
+
 async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex[:12]
     logger.error("unexpected error %s", error_id, exc_info=error)
-    return JSONResponse(
+    return ErrorResponse(
         {
             "error": "internal",
             "message": f"internal error; quote error id {error_id}",

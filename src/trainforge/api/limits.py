@@ -1,8 +1,9 @@
 """A request-body size limit.
 
-Neither Starlette nor uvicorn limits the size of a request body, so this small ASGI middleware does: it refuses a
-declared ``Content-Length`` over the limit before reading anything, and stops reading a chunked body as soon as it
-passes the limit. Either way the request never reaches a route, so nothing is written.
+uvicorn does not limit the size of a request body, and Starlette's ``RequestBodyLimitMiddleware`` answers some
+refusals in plain text, so this small ASGI middleware does it with the API's error body: it refuses a declared
+``Content-Length`` over the limit before reading anything, and stops reading a chunked body as soon as it passes
+the limit. Either way the request never reaches a route, so nothing is written.
 """
 
 from __future__ import annotations

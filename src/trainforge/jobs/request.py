@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from trainforge.jobs.status import PRIORITY_LEVELS, priority_value
-from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
-from trainforge.pipeline.config import ModelType, TrainingConfig
+from trainforge.jobs.status import PRIORITY_LEVELS, PRIORITY_MAX, PRIORITY_MIN, priority_value
+from trainforge.names import NAME_PATTERN, NAME_RULE, TENANT_PATTERN, TENANT_RULE, check_name, check_tenant
+from trainforge.pipeline.config import LABEL_RULE, ModelType, TrainingConfig, check_label
 
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-TagValue = Annotated[str, StringConstraints(max_length=256)]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(check_label)]
+TagValue = Annotated[str, StringConstraints(max_length=256), AfterValidator(check_label)]
+# The schema the API documents for `priority` (the Python type, str | int, is checked by priority_value).
+PRIORITY_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "enum": list(PRIORITY_LEVELS)},
+        {"type": "integer", "minimum": PRIORITY_MIN, "maximum": PRIORITY_MAX},
+    ]
+}
 
 
 class JobRequest(BaseModel):
@@ -42,20 +49,39 @@ class JobRequest(BaseModel):
         },
     )
 
-    tenant_id: str = Field(description=f"Tenant that owns the job: {TENANT_RULE}.", max_length=63)
+    # The patterns are documented in the schema; the validators below check them with a message naming the rule.
+    tenant_id: str = Field(
+        description=f"Tenant that owns the job: {TENANT_RULE}.",
+        max_length=63,
+        json_schema_extra={"pattern": TENANT_PATTERN.pattern},
+    )
     model_type: ModelType = Field(description="Model family: 'forecast' ('anomaly' is not available yet).")
-    model_name: str = Field(description=f"Registered model name: {NAME_RULE}.", max_length=128)
-    feature_set: str = Field(description=f"Feature set to train on: {NAME_RULE}.", max_length=128)
+    model_name: str = Field(
+        description=f"Registered model name: {NAME_RULE}.",
+        max_length=128,
+        json_schema_extra={"pattern": NAME_PATTERN.pattern},
+    )
+    feature_set: str = Field(
+        description=f"Feature set to train on: {NAME_RULE}.",
+        max_length=128,
+        json_schema_extra={"pattern": NAME_PATTERN.pattern},
+    )
     config: TrainingConfig = Field(default_factory=TrainingConfig)
     schedule: str | None = Field(
-        default=None, max_length=256, description="Cron expression for recurring training (not available yet)."
+        default=None,
+        max_length=256,
+        description="Cron expression for recurring training ('0 3 * * *', '@daily', "
+        "'CRON_TZ=Europe/Berlin 0 3 * * *'): the job is queued now and again at every due time.",
     )
     priority: str | int = Field(
         default="normal",
         description=f"One of {', '.join(PRIORITY_LEVELS)}, or an integer from -100 to 100 (higher runs first).",
+        json_schema_extra=PRIORITY_SCHEMA,
     )
     tags: dict[TagKey, TagValue] | None = Field(
-        default=None, max_length=50, description="Free-form labels (at most 50; keys ≤ 64, values ≤ 256 chars)."
+        default=None,
+        max_length=50,
+        description=f"Labels: at most 50; keys 1-64 and values up to 256 characters, both {LABEL_RULE}.",
     )
 
     @field_validator("tenant_id")
@@ -67,6 +93,14 @@ class JobRequest(BaseModel):
     @classmethod
     def _safe_name(cls, value: str, info) -> str:
         return _as_value_error(check_name, value, info.field_name)
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # Before validation: lax int validation would take `true` as 1.
+        if isinstance(value, bool):
+            raise ValueError(f"priority must be one of {', '.join(PRIORITY_LEVELS)} or an integer, not a boolean")
+        return value
 
     @field_validator("priority")
     @classmethod

@@ -7,18 +7,58 @@ pipeline runs from it.
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 ModelType = Literal["forecast", "anomaly"]
-ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-SeriesId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # Dates outside this window are typos (or attacks on date arithmetic), not training windows.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 MAX_HYPERPARAMS = 64
+# A value is a number or (with HPO) a search space {type, low, high, log, step, choices: [...]}: 3 levels deep.
+MAX_HYPERPARAM_DEPTH = 3
+HYPERPARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+LABEL_RULE = "letters and digits of any script, spaces and _ . : / @ + -"
+_LABEL_PUNCTUATION = frozenset(" _.:/@+-")
+
+
+def check_label(value: str) -> str:
+    """Return ``value`` if it is label text (:data:`LABEL_RULE`), else raise ValueError.
+
+    Series ids and tags are stored and compared, never built into paths or SQL; still, they are held to visible
+    letters, digits and a little punctuation, so that quotes, control and format characters (NUL, RTL overrides,
+    zero-width spaces), symbols and lone surrogates never get in.
+    """
+    for char in value:
+        if char not in _LABEL_PUNCTUATION and unicodedata.category(char)[0] not in "LN":
+            raise ValueError(f"may only contain {LABEL_RULE}; {char!a} is not allowed")
+    return value
+
+
+def _finite_and_shallow(value: Any) -> Any:
+    stack = [(value, 1)]
+    while stack:  # iterative: a deeply nested value must not exhaust the stack of the validator itself
+        item, depth = stack.pop()
+        if depth > MAX_HYPERPARAM_DEPTH:
+            raise ValueError(f"is nested deeper than {MAX_HYPERPARAM_DEPTH} levels")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("must be a finite number (NaN and Infinity are refused)")
+        if isinstance(item, str) and not item.isprintable():  # e.g. a NUL, which PostgreSQL's JSONB refuses
+            raise ValueError("text must be printable (no control or format characters)")
+        if isinstance(item, dict):
+            stack.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+    return value
+
+
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+SeriesId = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_label)]
+HyperparamName = Annotated[str, StringConstraints(pattern=HYPERPARAM_NAME_PATTERN)]
+HyperparamValue = Annotated[Any, AfterValidator(_finite_and_shallow)]
 
 
 class TrainingConfig(BaseModel):
@@ -47,10 +87,12 @@ class TrainingConfig(BaseModel):
         lt=0.5,
         description="Fraction of the time range (the most recent) held out for test.",
     )
-    hyperparams: dict[str, Any] = Field(
+    hyperparams: dict[HyperparamName, HyperparamValue] = Field(
         default_factory=dict,
+        max_length=MAX_HYPERPARAMS,
         description="Fixed hyperparameters of the model family (e.g. n_estimators, learning_rate, max_depth); "
-        "with enable_hpo, a search space {name: {type, low, high, log, step, choices}}.",
+        "with enable_hpo, a search space {name: {type, low, high, log, step, choices}}. At most "
+        f"{MAX_HYPERPARAMS}; finite numbers only.",
     )
     features: list[ColumnName] | None = Field(
         default=None,
@@ -58,7 +100,9 @@ class TrainingConfig(BaseModel):
         description="Covariate columns to use (lagged by horizon). Default: every numeric column but the target.",
     )
     series: list[SeriesId] | None = Field(
-        default=None, max_length=10_000, description="Only these series ids. Default: every series."
+        default=None,
+        max_length=10_000,
+        description=f"Only these series ids ({LABEL_RULE}; at most 256 characters). Default: every series.",
     )
     seasonal_period: int | None = Field(
         default=None,
@@ -70,28 +114,21 @@ class TrainingConfig(BaseModel):
 
     @field_validator("start_date", "end_date")
     @classmethod
-    def _plausible_date(cls, value: datetime | None) -> datetime | None:
+    def _plausible_date(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         if value is None:
             return None
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # naive timestamps are UTC
         if not EARLIEST <= aware < LATEST:
             raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
+        start = info.data.get("start_date")  # fields validate in order: start_date is done (or failed) by now
+        if info.field_name == "end_date" and start is not None and aware <= start:
+            raise ValueError("end_date must be after start_date")
         return aware
 
-    @model_validator(mode="after")
-    def _check_window_and_splits(self) -> TrainingConfig:
-        if self.start_date and self.end_date and self.end_date <= self.start_date:
-            raise ValueError("end_date must be after start_date")
-        if self.validation_split + self.test_split >= 0.8:
-            raise ValueError("validation_split + test_split must leave at least 20% of the data for training")
-        return self
-
-    @field_validator("hyperparams")
+    @field_validator("test_split")
     @classmethod
-    def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(value) > MAX_HYPERPARAMS:
-            raise ValueError(f"at most {MAX_HYPERPARAMS} hyperparameters")
-        for name, item in value.items():
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"hyperparams.{name} must be a finite number")
+    def _leaves_training_data(cls, value: float, info: ValidationInfo) -> float:
+        validation = info.data.get("validation_split")
+        if validation is not None and validation + value >= 0.8:
+            raise ValueError("validation_split + test_split must leave at least 20% of the data for training")
         return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,11 +56,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+_KEY_ID = re.compile(rf"[0-9a-f]{{{2 * _KEY_ID_BYTES}}}")
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,128}")  # token_urlsafe's alphabet
+
+
 def split_token(token: str) -> tuple[str, str] | None:
-    """``(key_id, secret)`` of a well-formed token, else None."""
+    """``(key_id, secret)`` of a well-formed token, else None (so nothing malformed ever reaches a query)."""
     prefix, _, rest = token.partition("_")
     key_id, _, secret = rest.partition("_")
-    if prefix != KEY_PREFIX or len(key_id) != 2 * _KEY_ID_BYTES or not secret or len(secret) > 128:
+    if prefix != KEY_PREFIX or not _KEY_ID.fullmatch(key_id) or not _SECRET.fullmatch(secret):
         return None
     return key_id, secret
 
