@@ -57,6 +57,35 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body the API accepts."
     )
+    worker_concurrency: int = Field(
+        default=1, ge=1, le=64, description="Jobs one worker process runs at once (one thread each)."
+    )
+    max_running_jobs: int | None = Field(
+        default=None, ge=1, le=10_000, description="Most jobs running at once across all workers. Default: no limit."
+    )
+    max_running_jobs_per_tenant: int | None = Field(
+        default=None, ge=1, le=10_000, description="Most jobs of one tenant running at once. Default: no limit."
+    )
+    lease_seconds: float = Field(
+        default=30.0, ge=1, le=3600, description="How long a job's claim holds without a heartbeat from its worker."
+    )
+    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts a job gets before it fails for good.")
+    retry_base_delay_seconds: float = Field(
+        default=5.0, ge=0, le=3600, description="Backoff before the 2nd attempt; doubles per attempt (with jitter)."
+    )
+    priority_aging_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="Waiting time one priority point is worth: a job is only overtaken by jobs that arrive within "
+        "(priority difference x this) after it, so every wait is bounded.",
+    )
+    drain_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="On SIGTERM, how long running jobs may finish before they are returned to the queue.",
+    )
     worker_poll_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often an idle worker looks for a queued job."
     )

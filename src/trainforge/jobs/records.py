@@ -21,6 +21,7 @@ class NewJob:
     feature_set: str
     config: dict[str, Any]
     priority: int = 0
+    max_attempts: int = 3
     schedule: str | None = None
     created_by: str | None = None
     tags: dict[str, Any] | None = None
@@ -43,6 +44,9 @@ class JobRecord:
     error_message: str | None
     model_id: str | None
     attempts: int
+    max_attempts: int
+    not_before: datetime | None
+    virtual_enqueued_at: datetime
     worker_id: str | None
     lease_expires_at: datetime | None
     created_at: datetime

@@ -9,17 +9,20 @@ Contract:
   ``BEGIN IMMEDIATE``, which serialises claims.
 - All methods are thread-safe (each uses its own connection) and may be called from many processes.
 - ``tenant_id`` arguments, where given, scope the query itself: another tenant's job is "not found".
+- Claims follow ``virtual_enqueued_at`` (creation time moved earlier by priority x the aging interval), honour a
+  retry's ``not_before``, and respect the concurrency limits given to :meth:`JobStore.claim_next`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
 
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
@@ -31,16 +34,27 @@ from trainforge.jobs.status import JobStatus, sources_of
 jobs = training_jobs.c
 
 
-class JobStore:
-    """Queue operations and job history over one SQLAlchemy engine."""
+# Any constant will do: it names the PostgreSQL advisory lock that serialises claims when limits apply.
+_CLAIM_LOCK_KEY = 0x7472_6E66  # "trnf"
+DEFAULT_AGING_SECONDS = 60.0
 
-    def __init__(self, engine: Engine) -> None:
+
+class JobStore:
+    """Queue operations and job history over one SQLAlchemy engine.
+
+    Args:
+        engine: the metadata database.
+        aging_seconds: how much waiting one priority point is worth (see ``virtual_enqueued_at``).
+    """
+
+    def __init__(self, engine: Engine, *, aging_seconds: float = DEFAULT_AGING_SECONDS) -> None:
         self.engine = engine
+        self.aging_seconds = aging_seconds
 
     # -- writing -------------------------------------------------------------------------------------------
-    def enqueue(self, job: NewJob, *, reason: str = "submitted") -> JobRecord:
-        """Insert a new job in status ``queued`` and record the event."""
-        now = utcnow()
+    def enqueue(self, job: NewJob, *, reason: str = "submitted", now: datetime | None = None) -> JobRecord:
+        """Insert a new job in status ``queued`` and record the event (``now`` is injectable for tests)."""
+        now = now or utcnow()
         job_id = uuid.uuid4()
         with write_transaction(self.engine) as conn:
             conn.execute(
@@ -52,6 +66,8 @@ class JobStore:
                     feature_set=job.feature_set,
                     status=JobStatus.QUEUED.value,
                     priority=job.priority,
+                    max_attempts=job.max_attempts,
+                    virtual_enqueued_at=now - timedelta(seconds=job.priority * self.aging_seconds),
                     config=job.config,
                     schedule=job.schedule,
                     progress=0.0,
@@ -66,14 +82,50 @@ class JobStore:
             self._write_log(conn, job_id, now, "INFO", None, f"Job queued ({reason})")
             return self._fetch(conn, job_id)
 
-    def claim_next(self, worker_id: str, *, lease_seconds: float = 60.0) -> JobRecord | None:
-        """Atomically take the highest-priority, oldest queued job and mark it ``running`` for ``worker_id``."""
-        now = utcnow()
+    def claim_next(
+        self,
+        worker_id: str,
+        *,
+        lease_seconds: float = 60.0,
+        max_running: int | None = None,
+        max_running_per_tenant: int | None = None,
+        now: datetime | None = None,
+    ) -> JobRecord | None:
+        """Atomically take the queued job that has waited longest (counting priority as waiting time) and mark it
+        ``running`` for ``worker_id``.
+
+        Args:
+            worker_id: the claiming worker.
+            lease_seconds: how long the claim holds without a heartbeat.
+            max_running: claim nothing while this many jobs run in all.
+            max_running_per_tenant: skip the jobs of tenants that have this many running.
+            now: the current time (injectable for tests).
+        """
+        now = now or utcnow()
         with write_transaction(self.engine) as conn:
+            if (max_running or max_running_per_tenant) and conn.dialect.name == "postgresql":
+                # Counting running jobs and claiming must be one step, or two workers that both count 4 of 5
+                # would both claim. SQLite's BEGIN IMMEDIATE already serialises; PostgreSQL needs the lock.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
+            running = jobs.status == JobStatus.RUNNING.value
+            if (
+                max_running is not None
+                and conn.execute(select(func.count()).where(running)).scalar_one() >= max_running
+            ):
+                return None
+            query = select(jobs.job_id).where(
+                jobs.status == JobStatus.QUEUED.value, or_(jobs.not_before.is_(None), jobs.not_before <= now)
+            )
+            if max_running_per_tenant is not None:
+                busy = (
+                    select(jobs.tenant_id)
+                    .where(running)
+                    .group_by(jobs.tenant_id)
+                    .having(func.count() >= max_running_per_tenant)
+                )
+                query = query.where(jobs.tenant_id.not_in(busy))
             candidate = conn.execute(
-                select(jobs.job_id)
-                .where(jobs.status == JobStatus.QUEUED.value)
-                .order_by(jobs.priority.desc(), jobs.created_at.asc())
+                query.order_by(jobs.virtual_enqueued_at.asc(), jobs.created_at.asc())
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
@@ -88,10 +140,10 @@ class JobStore:
                     lease_expires_at=now + timedelta(seconds=lease_seconds),
                     started_at=now,
                     completed_at=None,
+                    not_before=None,
                     attempts=jobs.attempts + 1,
                     progress=0.0,
                     current_step=None,
-                    error_message=None,
                     updated_at=now,
                 )
             ).rowcount
@@ -99,6 +151,33 @@ class JobStore:
                 return None
             self._record_event(conn, candidate, JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now)
             return self._fetch(conn, candidate)
+
+    def reap_expired_leases(self, *, now: datetime | None = None) -> list[JobRecord]:
+        """Return to the queue (or fail, after their last attempt) the running jobs whose lease has expired: their
+        worker stopped heartbeating, so it is presumed dead. Safe to run from every worker at once."""
+        now = now or utcnow()
+        with read_transaction(self.engine) as conn:
+            expired = conn.execute(
+                select(jobs.job_id, jobs.worker_id, jobs.attempts, jobs.max_attempts).where(
+                    jobs.status == JobStatus.RUNNING.value, jobs.lease_expires_at < now
+                )
+            ).all()
+        reaped = []
+        for job_id, worker_id, attempts, max_attempts in expired:
+            last = attempts >= max_attempts
+            target = JobStatus.FAILED if last else JobStatus.QUEUED
+            reason = f"lease expired: worker {worker_id} stopped heartbeating" + (
+                f" during the last of {max_attempts} attempts" if last else ""
+            )
+            extra = {"error_message": reason} if last else {}
+            # IllegalTransition: the worker came back (renewed its lease) or another reaper got there first.
+            with contextlib.suppress(IllegalTransition):
+                reaped.append(
+                    self.transition(
+                        job_id, target, reason=reason, worker_id=worker_id, lease_expired_before=now, **extra
+                    )
+                )
+        return reaped
 
     def transition(
         self,
@@ -108,6 +187,7 @@ class JobStore:
         reason: str,
         tenant_id: str | None = None,
         worker_id: str | None = None,
+        lease_expired_before: datetime | None = None,
         **fields: Any,
     ) -> JobRecord:
         """Move a job to ``target`` if the state machine allows it from its current status.
@@ -119,6 +199,8 @@ class JobStore:
             tenant_id: if given, only a job of this tenant is found.
             worker_id: the worker making the change, if any; with it, a running job is only changed if this
                 worker still holds it (a worker whose lease was taken over cannot overwrite the new owner's work).
+            lease_expired_before: only change the job if its lease expired before this time (the reaper's guard
+                against a heartbeat that renewed the lease in the meantime).
             **fields: other columns to set in the same UPDATE (``metrics``, ``model_id``, ``error_message``, …).
 
         Raises:
@@ -138,6 +220,8 @@ class JobStore:
             conditions = [jobs.job_id == job_id, jobs.status.in_(sources)]
             if worker_id is not None and current.status is JobStatus.RUNNING:
                 conditions.append(jobs.worker_id == worker_id)
+            if lease_expired_before is not None:
+                conditions.append(jobs.lease_expires_at < lease_expired_before)
             changed = conn.execute(update(training_jobs).where(*conditions).values(**values)).rowcount
             if changed != 1:
                 raise IllegalTransition(job_id, current.status.value, target.value)

@@ -1,8 +1,11 @@
 """The worker: claims queued jobs and runs each one on Ray until it ends.
 
-One worker runs one job at a time (concurrency comes from running several workers, and from Ray). While the job's
-Ray task streams events back, the worker writes them as log lines and progress, renews the job's lease, and
-watches for a cancellation: then it cancels the Ray task and stops.
+One worker runs one job at a time (concurrency comes from several workers: ``WorkerPool`` runs them as threads of
+one process, each with its own id and lease). While the job's Ray task streams events back, the worker writes them
+as log lines and progress, renews the job's lease, and watches for a cancellation (then it cancels the Ray task).
+Between jobs it heartbeats in the ``workers`` table and reaps the jobs of workers whose leases expired. A failure
+is retried per the :class:`RetryPolicy`. When asked to stop it drains: it claims nothing more, lets the running
+job finish within ``drain_seconds``, then cancels its Ray work and returns it to the queue.
 """
 
 from __future__ import annotations
@@ -11,18 +14,23 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import ray
 
 from trainforge.compute.ray_runtime import ensure_ray
-from trainforge.compute.tasks import run_forecast_task, warm_up_workers
+from trainforge.compute.tasks import run_forecast_task
+from trainforge.db.types import utcnow
 from trainforge.errors import IllegalTransition, PipelineError, TrainforgeError
 from trainforge.jobs.records import JobRecord
+from trainforge.jobs.retry import RetryPolicy
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
+from trainforge.jobs.worker_registry import WorkerRegistry
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
 from trainforge.registry import JobIdentity, ModelRegistry
@@ -30,7 +38,12 @@ from trainforge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60.0
+# How often an idle or busy worker touches its row in ``workers`` and looks for expired leases.
+MAINTENANCE_SECONDS = 5.0
+
+
+class WorkerDraining(Exception):
+    """The worker is shutting down and its grace period for the running job is over."""
 
 
 def default_worker_id() -> str:
@@ -55,33 +68,47 @@ class Worker:
         *,
         worker_id: str | None = None,
         poll_seconds: float | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry
+        self.workers = WorkerRegistry(store.engine)
         self.worker_id = worker_id or default_worker_id()
         self.poll_seconds = poll_seconds or settings.worker_poll_seconds
+        self.lease_seconds = settings.lease_seconds
+        self.retry_policy = retry_policy or RetryPolicy(base_delay_seconds=settings.retry_base_delay_seconds)
+        self._stop = threading.Event()
+        self._stop_seen_at: float | None = None
+        self._last_maintenance = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        """Claim and run jobs until ``stop`` is set (checked between jobs and while idle)."""
+        """Claim and run jobs until ``stop`` is set; then drain (see the module docstring) and return."""
         ensure_ray(self.settings)
-        if not self.settings.ray_address:
-            # Local Ray only: on a cluster the worker processes are the cluster's, and warm up on first use.
-            warmed = warm_up_workers(max(1, int(ray.cluster_resources().get("CPU", 1))))
-            logger.info("warmed %d Ray worker processes", len(warmed))
+        self._stop = stop
+        self.workers.register(self.worker_id)
         logger.info("worker %s started", self.worker_id)
-        while not stop.is_set():
-            try:
-                if self.run_next() is None:
+        try:
+            while not stop.is_set():
+                try:
+                    self._maintain()
+                    if self.run_next() is None:
+                        stop.wait(self.poll_seconds)
+                except Exception:  # the loop must survive a database hiccup; the job itself is already recorded
+                    logger.exception("worker %s: unexpected error; continuing", self.worker_id)
                     stop.wait(self.poll_seconds)
-            except Exception:  # the loop must survive a database hiccup; the job itself is already recorded
-                logger.exception("worker %s: unexpected error; continuing", self.worker_id)
-                stop.wait(self.poll_seconds)
-        logger.info("worker %s stopped", self.worker_id)
+        finally:
+            self.workers.stopped(self.worker_id)
+            logger.info("worker %s stopped", self.worker_id)
 
     def run_next(self) -> JobOutcome | None:
-        """Claim one queued job and run it to the end; None when the queue is empty."""
-        job = self.store.claim_next(self.worker_id, lease_seconds=LEASE_SECONDS)
+        """Claim one queued job and run it to the end; None when there is nothing to claim."""
+        job = self.store.claim_next(
+            self.worker_id,
+            lease_seconds=self.lease_seconds,
+            max_running=self.settings.max_running_jobs,
+            max_running_per_tenant=self.settings.max_running_jobs_per_tenant,
+        )
         if job is None:
             return None
         return self.execute(job)
@@ -95,6 +122,8 @@ class Worker:
             # the job's Ray task has been cancelled.
             self._log(job, "WARNING", None, f"Worker stopped the job's Ray task: {lost.message}")
             return JobOutcome(JobStatus(lost.current))
+        except WorkerDraining:
+            return self._return_to_queue(job)
         except Exception as error:  # every failure, ours or a library's, ends the job as failed, never silently
             return self._fail(job, error)
 
@@ -123,6 +152,7 @@ class Worker:
         """Record the stream's events until it ends; raises IllegalTransition if the job was cancelled meanwhile."""
         result: PipelineResult | None = None
         while True:
+            self._check_drain()
             ready, _ = ray.wait([stream], timeout=self.poll_seconds)
             if not ready:
                 if self._heartbeat(job) is JobStatus.CANCELLED:
@@ -152,7 +182,9 @@ class Worker:
         )
         version = self.registry.register_job_result(identity, result)
         self._log(job, "INFO", "register", f"Registered {version.model_id} (MLflow run {version.run_id})")
-        metrics = {**result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
+        # Merge, not replace: the events already stored live metrics (rows, resources) that the result lacks.
+        recorded = self.store.get(job.job_id).metrics or {}
+        metrics = {**recorded, **result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
         self.store.transition(
             job.job_id,
             JobStatus.COMPLETED,
@@ -166,15 +198,64 @@ class Worker:
         return JobOutcome(JobStatus.COMPLETED, model_id=version.model_id)
 
     def _fail(self, job: JobRecord, error: Exception) -> JobOutcome:
+        """End the attempt as failed: back to the queue after a backoff, or failed for good (RetryPolicy)."""
         message = error.message if isinstance(error, TrainforgeError) else f"{type(error).__name__}: {error}"
         self._log(job, "ERROR", None, "".join(traceback.format_exception(error)).rstrip())
+        decision = self.retry_policy.decide(attempt=job.attempts, max_attempts=job.max_attempts, error=error)
         try:
+            if decision.retry:
+                self.store.transition(
+                    job.job_id,
+                    JobStatus.QUEUED,
+                    reason=f"{message} ({decision.reason}; retrying in {decision.delay_seconds:.1f} s)",
+                    worker_id=self.worker_id,
+                    error_message=message,
+                    not_before=utcnow() + timedelta(seconds=decision.delay_seconds),
+                )
+                return JobOutcome(JobStatus.QUEUED, error=message)
             self.store.transition(
-                job.job_id, JobStatus.FAILED, reason=message, worker_id=self.worker_id, error_message=message
+                job.job_id,
+                JobStatus.FAILED,
+                reason=f"{message} ({decision.reason})",
+                worker_id=self.worker_id,
+                error_message=message,
             )
         except IllegalTransition as lost:
             return JobOutcome(JobStatus(lost.current), error=message)
         return JobOutcome(JobStatus.FAILED, error=message)
+
+    def _return_to_queue(self, job: JobRecord) -> JobOutcome:
+        """Give a job back when this worker shuts down before the job could finish (not a failed attempt)."""
+        try:
+            self.store.transition(
+                job.job_id,
+                JobStatus.QUEUED,
+                reason=f"worker {self.worker_id} shut down after a {self.settings.drain_seconds:g} s grace period",
+                worker_id=self.worker_id,
+                attempts=max(0, job.attempts - 1),  # the job did not fail: this attempt does not count
+            )
+        except IllegalTransition as lost:
+            return JobOutcome(JobStatus(lost.current))
+        return JobOutcome(JobStatus.QUEUED)
+
+    # -- housekeeping --------------------------------------------------------------------------------------
+    def _maintain(self, *, force: bool = False) -> None:
+        """Heartbeat in ``workers`` and reap expired leases, at most every MAINTENANCE_SECONDS."""
+        if not force and time.monotonic() - self._last_maintenance < MAINTENANCE_SECONDS:
+            return
+        self._last_maintenance = time.monotonic()
+        self.workers.heartbeat(self.worker_id, status="draining" if self._stop.is_set() else "running")
+        for reaped in self.store.reap_expired_leases():
+            logger.warning("job %s: %s", reaped.job_id, "re-queued" if reaped.status is JobStatus.QUEUED else "failed")
+
+    def _check_drain(self) -> None:
+        if not self._stop.is_set():
+            return
+        if self._stop_seen_at is None:
+            self._stop_seen_at = time.monotonic()
+            logger.info("worker %s draining: %g s for the running job", self.worker_id, self.settings.drain_seconds)
+        if time.monotonic() - self._stop_seen_at >= self.settings.drain_seconds:
+            raise WorkerDraining
 
     # -- recording -----------------------------------------------------------------------------------------
     def _record(self, job: JobRecord, event: StepEvent) -> None:
@@ -185,13 +266,14 @@ class Worker:
             progress=event.progress,
             step=event.step,
             metrics=event.metrics,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self.lease_seconds,
         )
         if status is JobStatus.CANCELLED:
             raise IllegalTransition(job.job_id, status.value, JobStatus.RUNNING.value)
 
     def _heartbeat(self, job: JobRecord) -> JobStatus:
-        return self.store.report_progress(job.job_id, worker_id=self.worker_id, lease_seconds=LEASE_SECONDS)
+        self._maintain()
+        return self.store.report_progress(job.job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds)
 
     def _log(self, job: JobRecord, level: str, step: str | None, message: str) -> None:
         self.store.append_logs(job.job_id, [(level, step, message)])
