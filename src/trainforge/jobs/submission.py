@@ -15,14 +15,25 @@ def submit_job(
 ) -> JobRecord:
     """Validate ``request`` against the model family and the feature store, then enqueue it.
 
+    Raises:
+        InvalidInput: the request cannot be trained (field named in the error), or it carries a ``schedule``: that
+            is :func:`trainforge.jobs.schedules.start_recurring_job`'s, which ``POST /jobs/start`` calls instead.
+    """
+    if request.schedule is not None:
+        raise InvalidInput("submit_job queues one job; a schedule is made by start_recurring_job", field="schedule")
+    return store.enqueue(prepare_job(request, features=features, created_by=created_by))
+
+
+def prepare_job(request: JobRequest, *, features: ParquetFeatureStore, created_by: str | None = None) -> NewJob:
+    """Check ``request`` against the model family and the feature store; return the job to enqueue.
+
     Checks that need no training are done here so that a bad request is refused at once (a 4xx naming the field)
-    instead of failing minutes later in a worker.
+    instead of failing minutes later in a worker. Job submissions and schedules both come through here. The
+    request's ``schedule`` is not looked at.
 
     Raises:
         InvalidInput: the request cannot be trained (field named in the error).
     """
-    if request.schedule is not None:
-        raise InvalidInput("recurring schedules are not available yet; submit with schedule=null", field="schedule")
     if request.config.enable_hpo:
         raise InvalidInput(
             "hyperparameter optimisation is not available yet; submit with enable_hpo=false",
@@ -50,16 +61,13 @@ def submit_job(
                 field="config.features",
             )
     stored_config = config.model_dump(mode="json") | {"hyperparams": hyperparams}
-    return store.enqueue(
-        NewJob(
-            tenant_id=request.tenant_id,
-            model_type=request.model_type,
-            model_name=request.model_name,
-            feature_set=request.feature_set,
-            config=stored_config,
-            priority=request.priority_value,
-            schedule=request.schedule,
-            created_by=created_by,
-            tags=request.tags,
-        )
+    return NewJob(
+        tenant_id=request.tenant_id,
+        model_type=request.model_type,
+        model_name=request.model_name,
+        feature_set=request.feature_set,
+        config=stored_config,
+        priority=request.priority_value,
+        created_by=created_by,
+        tags=request.tags,
     )

@@ -1,0 +1,107 @@
+"""The scheduler: queues a job for every schedule whose due time has come.
+
+Any number of schedulers may run (the embedded one in ``trainforge serve``, ``trainforge scheduler`` processes):
+:meth:`trainforge.jobs.schedules.ScheduleStore.claim_firing` gives each due time to exactly one of them. A
+scheduler that was down, or a clock that jumped, fires a schedule once for all the due times it missed and logs how
+many it skipped; the next due time is then the first one after now.
+
+Firing is three short transactions: claim the due time (and move ``next_run_at`` on), queue the job, note the job
+on the firing. If queueing fails the claim is released, so the next pass fires that due time again. A process that
+dies between the first two loses that one firing: its ``schedule_firings`` row stays with no ``job_id``, and the
+schedule's next due time fires as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from trainforge.db.types import utcnow
+from trainforge.jobs.cron import MAX_COUNTED_MISSES
+from trainforge.jobs.schedules import Firing, ScheduleStore, job_for
+from trainforge.jobs.store import JobStore
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 5.0
+BATCH_SIZE = 100
+
+
+class Scheduler:
+    """Fires due schedules, once per call of :meth:`fire_due` or every ``poll_seconds`` in :meth:`run`.
+
+    Args:
+        schedules: where schedules live.
+        jobs: the queue that fired jobs go to.
+        clock: the current time (aware UTC); tests pass their own instead of sleeping.
+        poll_seconds: how often :meth:`run` looks for due schedules (a due time fires at most this late).
+        batch_size: at most this many schedules are fired per pass; the rest wait for the next one.
+    """
+
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        jobs: JobStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        poll_seconds: float = POLL_SECONDS,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.schedules = schedules
+        self.jobs = jobs
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+
+    def fire_due(self, now: datetime | None = None) -> list[Firing]:
+        """Fire every active schedule due at ``now`` (default: the clock's time); returns the firings this caller
+        made (those another scheduler claimed are not among them)."""
+        now = now or self.clock()
+        fired = []
+        for schedule_id in self.schedules.due(now, limit=self.batch_size):
+            try:
+                firing = self._fire(schedule_id, now)
+            except Exception:  # one schedule's failure must not stop the others; it is retried on the next pass
+                logger.exception("schedule %s: firing failed; will retry", schedule_id)
+                continue
+            if firing is not None:
+                fired.append(firing)
+        return fired
+
+    def run(self, stop: threading.Event) -> None:
+        """Fire due schedules every ``poll_seconds`` until ``stop`` is set."""
+        logger.info("scheduler started (every %.1f s)", self.poll_seconds)
+        while not stop.is_set():
+            try:
+                self.fire_due()
+            except Exception:  # the loop must survive a database hiccup
+                logger.exception("scheduler: unexpected error; continuing")
+            stop.wait(self.poll_seconds)
+        logger.info("scheduler stopped")
+
+    def _fire(self, schedule_id, now: datetime) -> Firing | None:
+        claim = self.schedules.claim_firing(schedule_id, now)
+        if claim is None:
+            return None
+        schedule, firing = claim
+        if firing.skipped:
+            logger.warning(
+                "schedule %s (%s): %s%d missed due time(s) after %s coalesced into one job",
+                schedule.name,
+                schedule.schedule_id,
+                "at least " if firing.skipped >= MAX_COUNTED_MISSES else "",
+                firing.skipped,
+                firing.due_at.isoformat(),
+            )
+        reason = f"fired by schedule {schedule.name} ({schedule.schedule_id}) for {firing.due_at.isoformat()}"
+        if firing.skipped:
+            reason += f"; {firing.skipped} missed due time(s) coalesced"
+        try:
+            job = self.jobs.enqueue(job_for(schedule, scheduled_for=firing.due_at), reason=reason)
+        except Exception:
+            self.schedules.release_firing(schedule, firing)
+            raise
+        logger.info("schedule %s (%s) queued job %s", schedule.name, schedule.schedule_id, job.job_id)
+        return self.schedules.record_job(firing, job.job_id)

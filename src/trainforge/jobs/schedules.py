@@ -1,0 +1,490 @@
+"""Recurring training: schedules in the metadata database, and the requests that create them.
+
+A schedule is a checked job request plus a cron expression in a time zone. It is stored with the next time it is
+due (``next_run_at``, UTC); :class:`trainforge.jobs.scheduler.Scheduler` fires it when that time has come.
+
+Contract of :class:`ScheduleStore`:
+- ``tenant_id`` arguments, where given, scope the query itself: another tenant's schedule is "not found".
+- A paused schedule has no ``next_run_at`` and never fires; resuming computes the next due time from *now*, so the
+  due times missed while paused are not caught up.
+- :meth:`ScheduleStore.claim_firing` hands each due time of a schedule to exactly one caller, however many
+  schedulers run: in one transaction it re-reads the schedule under a row lock (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL; ``BEGIN IMMEDIATE`` serialises it on SQLite), inserts the ``schedule_firings`` row whose primary key is
+  ``(schedule_id, due_at)`` (a conflict means the due time was already fired), and moves ``next_run_at`` past *now*
+  with an UPDATE guarded by the ``next_run_at`` it read. Missed due times up to *now* are coalesced into that one
+  firing (its ``skipped`` count).
+- All methods are thread-safe (each uses its own connection) and may be called from many processes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from trainforge.db.engine import read_transaction, write_transaction
+from trainforge.db.tables import schedule_firings, schedules
+from trainforge.db.types import utcnow
+from trainforge.errors import InvalidInput, NotFound
+from trainforge.features.store import ParquetFeatureStore
+from trainforge.jobs.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
+from trainforge.jobs.records import JobRecord, NewJob
+from trainforge.jobs.request import JobRequest
+from trainforge.jobs.store import JobStore
+from trainforge.jobs.submission import prepare_job
+from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
+
+cols = schedules.c
+firing_cols = schedule_firings.c
+# The fields of a job request that a schedule stores (the checked values: hyperparameters validated, priority a number).
+_JOB_FIELDS = ("tenant_id", "model_type", "model_name", "feature_set", "config", "priority", "tags")
+
+
+class ScheduleStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class ScheduleRequest(BaseModel):
+    """A request to train a model again and again, on a cron schedule."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_id": "tenant-123",
+                    "name": "nightly-load",
+                    "cron": "0 3 * * *",
+                    "timezone": "Europe/Berlin",
+                    "job": {
+                        "tenant_id": "tenant-123",
+                        "model_type": "forecast",
+                        "model_name": "load_forecast",
+                        "feature_set": "demo_load",
+                        "config": {"target_variable": "load_kw", "horizon": 24},
+                    },
+                }
+            ]
+        },
+    )
+
+    tenant_id: str = Field(description=f"Tenant that owns the schedule: {TENANT_RULE}.", max_length=63)
+    name: str = Field(description=f"Unique within the tenant: {NAME_RULE}.", max_length=128)
+    cron: str = Field(description=f"When to train: {CRON_RULE}.", max_length=MAX_EXPRESSION_CHARS)
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone the cron is read in, e.g. 'Europe/Berlin'."
+    )
+    job: JobRequest = Field(description="The job each firing queues: the body of POST /jobs/start, without schedule.")
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _safe_tenant(cls, value: str) -> str:
+        return _as_value_error(check_tenant, value, "tenant_id")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return _as_value_error(check_name, value, "name")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return _as_value_error(lambda text, field: CronSchedule.parse(text, cron_field=field).expression, value, "cron")
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        return _as_value_error(check_timezone, value, "timezone")
+
+    @property
+    def cron_schedule(self) -> CronSchedule:
+        return CronSchedule(self.cron, self.timezone)
+
+
+def _as_value_error(check: Any, value: str, field: str) -> Any:
+    # pydantic reports a ValueError as a 422 located at the field; our InvalidInput carries the message.
+    try:
+        return check(value, field)
+    except InvalidInput as error:
+        raise ValueError(error.message) from None
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    schedule_id: UUID
+    tenant_id: str
+    name: str
+    cron: str
+    timezone: str
+    job: dict[str, Any]
+    status: ScheduleStatus
+    next_run_at: datetime | None
+    last_fired_at: datetime | None
+    last_job_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ScheduleRecord:
+        values = dict(row)
+        values["status"] = ScheduleStatus(values["status"])
+        return cls(**values)
+
+    @property
+    def cron_schedule(self) -> CronSchedule:
+        return CronSchedule(self.cron, self.timezone)
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One fired due time of a schedule: ``skipped`` later due times were coalesced into it."""
+
+    schedule_id: UUID
+    due_at: datetime
+    fired_at: datetime
+    skipped: int
+    job_id: UUID | None = None
+
+
+class ScheduleStore:
+    """Schedules and their firings over one SQLAlchemy engine (see the module docstring for the contract)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- the tenant's operations ---------------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        tenant_id: str,
+        name: str,
+        cron: CronSchedule,
+        job: NewJob,
+        created_by: str | None = None,
+        now: datetime | None = None,
+        name_field: str = "name",
+    ) -> ScheduleRecord:
+        """Store an active schedule, due next at the first cron time after ``now``.
+
+        Raises:
+            InvalidInput: the tenant already has a schedule of this name (``name_field`` names the field).
+        """
+        now = now or utcnow()
+        schedule_id = uuid.uuid4()
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(
+                    insert(schedules).values(
+                        schedule_id=schedule_id,
+                        tenant_id=tenant_id,
+                        name=name,
+                        cron=cron.expression,
+                        timezone=cron.timezone,
+                        job={field: getattr(job, field) for field in _JOB_FIELDS},
+                        status=ScheduleStatus.ACTIVE.value,
+                        next_run_at=cron.next_after(now),
+                        created_at=now,
+                        updated_at=now,
+                        created_by=created_by,
+                    )
+                )
+                return self._fetch(conn, schedule_id)
+        except IntegrityError:  # the unique (tenant_id, name) index, also when two requests race
+            raise InvalidInput(
+                f"tenant {tenant_id!r} already has a schedule named {name!r}; delete it or choose another name",
+                field=name_field,
+            ) from None
+
+    def get(self, schedule_id: UUID, *, tenant_id: str | None = None) -> ScheduleRecord:
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(self._select(schedule_id, tenant_id)).mappings().one_or_none()
+        if row is None:
+            raise _not_found(schedule_id)
+        return ScheduleRecord.from_row(row)
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: ScheduleStatus | None = None,
+        limit: int = 20,
+        page: int = 1,
+    ) -> tuple[list[ScheduleRecord], int]:
+        """A page of schedules, oldest first, and the total count matching the filters."""
+        conditions = []
+        if tenant_id is not None:
+            conditions.append(cols.tenant_id == tenant_id)
+        if status is not None:
+            conditions.append(cols.status == status.value)
+        with read_transaction(self.engine) as conn:
+            total = conn.execute(select(func.count()).select_from(schedules).where(*conditions)).scalar_one()
+            rows = conn.execute(
+                select(schedules)
+                .where(*conditions)
+                .order_by(cols.created_at, cols.schedule_id)
+                .limit(limit)
+                .offset((page - 1) * limit)
+            ).mappings()
+            return [ScheduleRecord.from_row(row) for row in rows], total
+
+    def pause(self, schedule_id: UUID, *, tenant_id: str | None = None, now: datetime | None = None) -> ScheduleRecord:
+        """Stop firing. Pausing a paused schedule changes nothing."""
+        values = {"status": ScheduleStatus.PAUSED.value, "next_run_at": None}
+        return self._set_status(schedule_id, tenant_id, ScheduleStatus.ACTIVE, values, now)
+
+    def resume(self, schedule_id: UUID, *, tenant_id: str | None = None, now: datetime | None = None) -> ScheduleRecord:
+        """Fire again from the first due time after ``now``. Resuming an active schedule changes nothing."""
+        now = now or utcnow()
+        record = self.get(schedule_id, tenant_id=tenant_id)
+        values = {"status": ScheduleStatus.ACTIVE.value, "next_run_at": record.cron_schedule.next_after(now)}
+        return self._set_status(schedule_id, tenant_id, ScheduleStatus.PAUSED, values, now)
+
+    def delete(self, schedule_id: UUID, *, tenant_id: str | None = None) -> None:
+        """Delete a schedule and its firing history; the jobs it queued stay."""
+        query = delete(schedules).where(cols.schedule_id == schedule_id)
+        if tenant_id is not None:
+            query = query.where(cols.tenant_id == tenant_id)
+        with write_transaction(self.engine) as conn:
+            if conn.execute(query).rowcount != 1:
+                raise _not_found(schedule_id)
+
+    # -- the scheduler's operations ------------------------------------------------------------------------
+    def due(self, now: datetime, *, limit: int = 100) -> list[UUID]:
+        """Ids of active schedules whose next due time is at or before ``now``, most overdue first."""
+        with read_transaction(self.engine) as conn:
+            return list(
+                conn.execute(
+                    select(cols.schedule_id)
+                    .where(cols.status == ScheduleStatus.ACTIVE.value, cols.next_run_at <= now)
+                    .order_by(cols.next_run_at, cols.schedule_id)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def claim_firing(self, schedule_id: UUID, now: datetime) -> tuple[ScheduleRecord, Firing] | None:
+        """Claim the schedule's due time if it has come: record the firing and move ``next_run_at`` past ``now``.
+
+        Returns None when there is nothing to fire: the schedule is not due (any more), paused, deleted, locked by
+        another scheduler claiming it right now, or its due time was fired already.
+        """
+        with write_transaction(self.engine) as conn:
+            row = (
+                conn.execute(
+                    select(schedules)
+                    .where(
+                        cols.schedule_id == schedule_id,
+                        cols.status == ScheduleStatus.ACTIVE.value,
+                        cols.next_run_at <= now,
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+                .mappings()
+                .one_or_none()
+            )
+            if row is None:
+                return None
+            schedule = ScheduleRecord.from_row(row)
+            due_at = schedule.next_run_at
+            assert due_at is not None  # active schedules always have one
+            skipped, next_run_at = schedule.cron_schedule.catch_up(due_at, now)
+            advanced = conn.execute(
+                update(schedules)
+                .where(cols.schedule_id == schedule_id, cols.next_run_at == due_at)
+                .values(next_run_at=next_run_at, updated_at=now)
+            ).rowcount
+            if advanced != 1:  # cannot happen under the lock above; kept as a guard, not a retry loop
+                return None
+            claimed = conn.execute(
+                _insert_ignoring_conflict(conn.dialect.name)
+                .values(schedule_id=schedule_id, due_at=due_at, fired_at=now, skipped=skipped)
+                .returning(firing_cols.due_at)  # a row back means inserted (rowcount is -1 here on psycopg)
+            ).first()
+            if claimed is None:  # fired before (a clock that went back): move on without firing it again
+                return None
+            return replace(schedule, next_run_at=next_run_at), Firing(schedule_id, due_at, now, skipped)
+
+    def record_job(self, firing: Firing, job_id: UUID) -> Firing:
+        """Note the job a firing queued, on the firing and on the schedule."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(schedule_firings)
+                .where(firing_cols.schedule_id == firing.schedule_id, firing_cols.due_at == firing.due_at)
+                .values(job_id=job_id)
+            )
+            conn.execute(
+                update(schedules)
+                .where(cols.schedule_id == firing.schedule_id)
+                .values(last_fired_at=firing.fired_at, last_job_id=job_id)
+            )
+        return replace(firing, job_id=job_id)
+
+    def release_firing(self, schedule: ScheduleRecord, firing: Firing) -> None:
+        """Undo a claim whose job could not be queued (``schedule`` as :meth:`claim_firing` returned it), so that the
+        next pass fires the due time again. Changes nothing if the schedule was changed meanwhile."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                delete(schedule_firings).where(
+                    firing_cols.schedule_id == firing.schedule_id,
+                    firing_cols.due_at == firing.due_at,
+                    firing_cols.job_id.is_(None),
+                )
+            )
+            conn.execute(
+                update(schedules)
+                .where(
+                    cols.schedule_id == firing.schedule_id,
+                    cols.status == ScheduleStatus.ACTIVE.value,
+                    cols.next_run_at == schedule.next_run_at,
+                )
+                .values(next_run_at=firing.due_at)
+            )
+
+    def firings(self, schedule_id: UUID) -> list[Firing]:
+        """The schedule's firings, oldest first."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(schedule_firings).where(firing_cols.schedule_id == schedule_id).order_by(firing_cols.due_at)
+            ).mappings()
+            return [Firing(r["schedule_id"], r["due_at"], r["fired_at"], r["skipped"], r["job_id"]) for r in rows]
+
+    # -- internals -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _select(schedule_id: UUID, tenant_id: str | None):
+        query = select(schedules).where(cols.schedule_id == schedule_id)
+        return query.where(cols.tenant_id == tenant_id) if tenant_id is not None else query
+
+    def _set_status(
+        self,
+        schedule_id: UUID,
+        tenant_id: str | None,
+        source: ScheduleStatus,
+        values: dict[str, Any],
+        now: datetime | None,
+    ) -> ScheduleRecord:
+        with write_transaction(self.engine) as conn:
+            if conn.execute(self._select(schedule_id, tenant_id).with_for_update()).first() is None:
+                raise _not_found(schedule_id)
+            conn.execute(
+                update(schedules)
+                .where(cols.schedule_id == schedule_id, cols.status == source.value)
+                .values(**values, updated_at=now or utcnow())
+            )
+            return self._fetch(conn, schedule_id)
+
+    @staticmethod
+    def _fetch(conn, schedule_id: UUID) -> ScheduleRecord:
+        row = conn.execute(select(schedules).where(cols.schedule_id == schedule_id)).mappings().one()
+        return ScheduleRecord.from_row(row)
+
+
+def _not_found(schedule_id: object) -> NotFound:
+    return NotFound(f"schedule {schedule_id} not found", field="schedule_id")
+
+
+def _insert_ignoring_conflict(dialect: str):
+    # INSERT … ON CONFLICT DO NOTHING: the firing's primary key is the claim; losing it is not an error.
+    if dialect == "postgresql":
+        return postgresql.insert(schedule_firings).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(schedule_firings).on_conflict_do_nothing()
+    raise NotImplementedError(f"schedules need SQLite or PostgreSQL, not {dialect}")
+
+
+# -- creating schedules ---------------------------------------------------------------------------------------
+def create_schedule(
+    request: ScheduleRequest,
+    *,
+    schedules: ScheduleStore,
+    features: ParquetFeatureStore,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> ScheduleRecord:
+    """Check the schedule's job as a job submission is checked, then store the schedule.
+
+    Raises:
+        InvalidInput: the job cannot be trained, names another tenant or carries a schedule itself, or the name is
+            taken (the field is named in the error).
+    """
+    if request.job.tenant_id != request.tenant_id:
+        raise InvalidInput("job.tenant_id must be the schedule's tenant_id", field="job.tenant_id")
+    if request.job.schedule is not None:
+        raise InvalidInput("a schedule's job cannot carry a schedule of its own; leave it null", field="job.schedule")
+    try:
+        job = prepare_job(request.job, features=features, created_by=created_by)
+    except InvalidInput as error:  # located in the body's "job" object
+        raise InvalidInput(error.message, field=f"job.{error.field}" if error.field else "job") from None
+    return schedules.create(
+        tenant_id=request.tenant_id,
+        name=request.name,
+        cron=request.cron_schedule,
+        job=job,
+        created_by=created_by,
+        now=now,
+    )
+
+
+def start_recurring_job(
+    request: JobRequest,
+    *,
+    store: JobStore,
+    schedules: ScheduleStore,
+    features: ParquetFeatureStore,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> tuple[JobRecord, ScheduleRecord]:
+    """``POST /jobs/start`` with a ``schedule``: queue the job now and create a schedule that queues it again.
+
+    The schedule is named after the model (``model_name``), so one model has one such schedule per tenant. Nothing is
+    written unless every check passes, and the schedule is stored before the job is queued: a name that is taken
+    refuses the whole request.
+
+    Raises:
+        InvalidInput: the request cannot be trained, its ``schedule`` is not a valid cron (with an optional
+            ``CRON_TZ=<zone>`` prefix), or the tenant already has a schedule named after the model.
+    """
+    if request.schedule is None:
+        raise InvalidInput("start_recurring_job needs a schedule", field="schedule")
+    cron = CronSchedule.from_text(request.schedule, field="schedule")
+    job = prepare_job(request, features=features, created_by=created_by)
+    schedule = schedules.create(
+        tenant_id=request.tenant_id,
+        name=request.model_name,
+        cron=cron,
+        job=job,
+        created_by=created_by,
+        now=now,
+        name_field="schedule",
+    )
+    first = store.enqueue(job_for(schedule), reason=f"submitted with schedule {schedule.schedule_id}")
+    return first, schedule
+
+
+def job_for(schedule: ScheduleRecord, *, scheduled_for: datetime | None = None) -> NewJob:
+    """The job a schedule queues, labelled with where it came from: the job's ``schedule`` column holds the cron (as
+    ``POST /jobs/start`` reads it) and its tags ``schedule_id``, ``schedule_name`` and ``scheduled_for``."""
+    stored = schedule.job
+    tags = {**(stored.get("tags") or {}), "schedule_id": str(schedule.schedule_id), "schedule_name": schedule.name}
+    if scheduled_for is not None:
+        tags["scheduled_for"] = scheduled_for.isoformat()
+    return NewJob(
+        tenant_id=schedule.tenant_id,
+        model_type=stored["model_type"],
+        model_name=stored["model_name"],
+        feature_set=stored["feature_set"],
+        config=stored["config"],
+        priority=stored["priority"],
+        schedule=schedule.cron_schedule.text,
+        created_by=schedule.created_by,
+        tags=tags,
+    )

@@ -1,0 +1,93 @@
+"""``trainforge schedules`` against the API, in process: the CLI's HTTP calls are routed into a TestClient."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from trainforge.api.app import create_app
+from trainforge.cli import jobs as jobs_cli
+from trainforge.cli.main import app as cli
+from trainforge.features.demo_data import generate_demo_load
+from trainforge.features.store import ParquetFeatureStore
+from trainforge.settings import load_settings
+from trainforge.tenancy import KeyStore
+
+
+@pytest.fixture
+def run(engine, tmp_path, monkeypatch):
+    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
+    settings.ensure_home()
+    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
+        "t1",
+        "demo_load",
+        generate_demo_load(n_series=1, periods=24 * 40),
+        timestamp_col="timestamp",
+        series_col="site_id",
+    )
+    token = KeyStore(engine).create("t1", name="cli").token
+    with TestClient(create_app(settings)) as client:
+
+        def request(method, url, *, timeout=None, **kwargs):
+            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
+
+        monkeypatch.setattr(jobs_cli.httpx, "request", request)
+        runner = CliRunner()
+
+        def invoke(*args: str):
+            result = runner.invoke(cli, ["schedules", "--api-key", token, *args, "--url", "http://testserver"])
+            return result
+
+        yield invoke
+
+
+def test_create_list_pause_resume_delete(run):
+    created = run(
+        "create",
+        "--tenant",
+        "t1",
+        "--name",
+        "nightly",
+        "--cron",
+        "0 3 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--model-name",
+        "load_forecast",
+        "--feature-set",
+        "demo_load",
+        "--param",
+        "n_estimators=50",
+    )
+    assert created.exit_code == 0, created.output
+    schedule_id = re.search(r"schedule ([0-9a-f-]{36})", created.output).group(1)
+
+    listed = run("list")
+    assert listed.exit_code == 0 and "nightly" in listed.output and "active" in listed.output
+    assert "is paused" in run("pause", schedule_id).output
+    assert "is active" in run("resume", schedule_id).output
+    assert '"n_estimators": 50' in run("get", schedule_id).output
+    assert "Schedule deleted" in run("delete", schedule_id).output
+    missing = run("delete", schedule_id)
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_an_invalid_cron_is_reported_with_its_field(run):
+    refused = run(
+        "create",
+        "--tenant",
+        "t1",
+        "--name",
+        "n",
+        "--cron",
+        "0 3 * *",
+        "--model-name",
+        "m",
+        "--feature-set",
+        "demo_load",
+    )
+    assert refused.exit_code == 1
+    assert "field: cron" in refused.output
