@@ -6,22 +6,32 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from trainforge import __version__
 from trainforge.api.errors import install_error_handlers
 from trainforge.api.limits import BodySizeLimit
 from trainforge.api.routes import health, jobs
+from trainforge.api.routes import metrics as metrics_routes
+from trainforge.api.routes import schedules as schedule_routes
+from trainforge.api.routes import webhooks as webhook_routes
 from trainforge.db.engine import make_engine
 from trainforge.db.migrate import ensure_schema
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.jobs.scheduler import Scheduler
+from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
+from trainforge.notifications import WebhookStore, start_dispatcher
+from trainforge.observability import ServiceMetricsCollector
 from trainforge.settings import Settings
 from trainforge.tenancy import KeyStore
 from trainforge.tenancy.local_key import ensure_local_admin_key
 
 logger = logging.getLogger(__name__)
+WorkerPoolHandle = Any  # trainforge.jobs.worker_pool.WorkerPool, imported lazily
 
 
 def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
@@ -38,19 +48,31 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         engine = make_engine(settings.resolved_database_url)
         ensure_schema(engine, create_if_empty=settings.database_url is None)
         app.state.settings = settings
-        app.state.job_store = JobStore(engine)
+        app.state.job_store = JobStore(engine, aging_seconds=settings.priority_aging_seconds)
         app.state.key_store = KeyStore(engine)
         if settings.database_url is None:  # the embedded default: make single-machine use work with no key setup
             ensure_local_admin_key(settings, app.state.key_store)
         app.state.feature_store = ParquetFeatureStore(settings.resolved_feature_store_root)
+        app.state.schedule_store = ScheduleStore(engine)
+        # -- notifications and observability: webhooks, the /metrics collector --
+        app.state.webhook_store = WebhookStore(engine)
+        app.state.metrics_registry = _metrics_registry(engine, settings)
         stop = threading.Event()
         worker_thread = _start_worker(settings, app.state.job_store, stop) if run_worker else None
+        # Schedules fire where a worker runs (`trainforge serve`); elsewhere `trainforge scheduler` fires them.
+        scheduler_thread = _start_scheduler(app.state.schedule_store, app.state.job_store, stop) if run_worker else None
+        # Notifications are sent where a worker runs (`trainforge serve`); see docs/notifications.md.
+        dispatcher_thread = start_dispatcher(engine, stop) if run_worker else None
         try:
             yield
         finally:
             stop.set()
+            if dispatcher_thread is not None:
+                dispatcher_thread.join(timeout=30)
+            if scheduler_thread is not None:
+                scheduler_thread.join(timeout=30)
             if worker_thread is not None:
-                worker_thread.join(timeout=30)
+                worker_thread.join(timeout=settings.drain_seconds + 30)
             engine.dispose()
 
     app = FastAPI(
@@ -63,15 +85,32 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(health.router)
     app.include_router(jobs.router)
+    app.include_router(schedule_routes.router)
+    app.include_router(webhook_routes.router)
+    app.include_router(metrics_routes.router)
     return app
 
 
-def _start_worker(settings: Settings, store: JobStore, stop: threading.Event) -> threading.Thread:
-    from trainforge.jobs.worker import Worker  # Ray and MLflow are imported only when a worker runs
+def _start_worker(settings: Settings, store: JobStore, stop: threading.Event) -> WorkerPoolHandle:
+    from trainforge.jobs.worker_pool import WorkerPool  # Ray and MLflow are imported only when workers run
     from trainforge.registry import ModelRegistry
 
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = Worker(settings, store, registry)
-    thread = threading.Thread(target=worker.run, args=(stop,), name="trainforge-worker", daemon=True)
+    pool = WorkerPool(settings, store, registry)
+    pool.start(stop)
+    return pool
+
+
+def _start_scheduler(schedules: ScheduleStore, jobs: JobStore, stop: threading.Event) -> threading.Thread:
+    scheduler = Scheduler(schedules, jobs)
+    thread = threading.Thread(target=scheduler.run, args=(stop,), name="trainforge-scheduler", daemon=True)
     thread.start()
     return thread
+
+
+def _metrics_registry(engine, settings: Settings) -> CollectorRegistry:
+    """A registry of its own per app (not prometheus_client's global one), holding the database collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    # A worker heartbeats well within its lease; one that has not for a lease is presumed gone.
+    registry.register(ServiceMetricsCollector(engine, worker_stale_seconds=settings.lease_seconds))
+    return registry

@@ -30,6 +30,9 @@ class JobAccepted(BaseModel):
         description="Median duration of this tenant's latest similar jobs; null without history."
     )
     message: str
+    # With a `schedule` in the request: the job above is the first run; the schedule queues the next ones.
+    schedule_id: UUID | None = Field(default=None, description="The schedule the request created, if any.")
+    next_run_at: datetime | None = Field(default=None, description="When that schedule next queues the job (UTC).")
 
 
 class JobDetail(BaseModel):
@@ -53,6 +56,10 @@ class JobDetail(BaseModel):
     error_message: str | None
     model_id: str | None
     logs_url: str
+    schedule: str | None = Field(default=None, description="Cron of the schedule that queued the job, if one did.")
+    tags: dict[str, Any] | None = Field(
+        default=None, description="Labels; a scheduled job's include schedule_id, schedule_name, scheduled_for."
+    )
 
     @classmethod
     def of(cls, job: JobRecord) -> JobDetail:
@@ -78,6 +85,10 @@ class JobSummary(BaseModel):
     duration_seconds: float | None
     metrics: dict[str, Any] | None
     model_id: str | None
+    schedule: str | None = Field(default=None, description="Cron of the schedule that queued the job, if one did.")
+    tags: dict[str, Any] | None = Field(
+        default=None, description="Labels; a scheduled job's include schedule_id, schedule_name, scheduled_for."
+    )
 
     @classmethod
     def of(cls, job: JobRecord) -> JobSummary:

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from trainforge.cli import db, features, jobs, keys
+from trainforge.cli import schedules as schedules_cli
 from trainforge.cli.context import configure_logging, console, errors, open_database, settings_for
 from trainforge.errors import TrainforgeError
 
@@ -29,6 +30,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(features.app, name="features")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(keys.app, name="keys")
+app.add_typer(schedules_cli.app, name="schedules")
 
 HomeOption = Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")]
 
@@ -57,20 +59,56 @@ def serve(
 
 
 @app.command()
-def worker(home: HomeOption = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run a worker that claims queued jobs and trains them on Ray, until SIGTERM or Ctrl-C."""
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", min=1, max=64, help="Jobs at once (default: settings).")
+    ] = None,
+    home: HomeOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Claim queued jobs and train them on Ray. SIGTERM or Ctrl-C drains: no new claims, running jobs get
+    TRAINFORGE_DRAIN_SECONDS to finish, then go back to the queue."""
+    from trainforge.compute.ray_runtime import ensure_ray
     from trainforge.jobs.store import JobStore
-    from trainforge.jobs.worker import Worker
+    from trainforge.jobs.worker_pool import WorkerPool
+    from trainforge.notifications import start_dispatcher
     from trainforge.registry import ModelRegistry
 
     configure_logging(verbose)
     settings = settings_for(home)
-    store = JobStore(open_database(settings))
+    store = JobStore(open_database(settings), aging_seconds=settings.priority_aging_seconds)
     stop = threading.Event()
+    ensure_ray(settings)
+    # After ray.init, which installs a SIGTERM handler of its own that would kill the process without draining.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    Worker(settings, store, registry).run(stop)
+    pool = WorkerPool(settings, store, registry, size=concurrency)
+    pool.start(stop)
+    # Job endings are notified from here too, so `serve --no-worker` plus separate workers still sends webhooks
+    # (dispatchers on many processes share the work through the database; see docs/notifications.md).
+    dispatcher = start_dispatcher(store.engine, stop)
+    while not stop.wait(1.0):
+        pass
+    pool.join()
+    dispatcher.join(timeout=30)
+
+
+@app.command()
+def scheduler(home: HomeOption = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Queue the jobs of due schedules, until SIGTERM or Ctrl-C. Any number may run: each due time fires once.
+    (`trainforge serve` runs one itself unless --no-worker.)"""
+    from trainforge.jobs.scheduler import Scheduler
+    from trainforge.jobs.schedules import ScheduleStore
+    from trainforge.jobs.store import JobStore
+
+    configure_logging(verbose)
+    engine = open_database(settings_for(home))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    Scheduler(ScheduleStore(engine), JobStore(engine)).run(stop)
+    engine.dispose()
 
 
 @app.command()

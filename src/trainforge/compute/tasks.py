@@ -17,10 +17,28 @@ from trainforge.pipeline.result import PipelineResult, StepEvent
 
 @ray.remote(max_retries=0)
 def run_forecast_task(request: dict[str, Any]) -> Iterator[StepEvent | PipelineResult]:
-    """Run the forecast pipeline inside a Ray worker (a generator function: Ray streams each yielded item)."""
+    """Run the forecast pipeline inside a Ray worker (a generator function: Ray streams each yielded item).
+
+    The last event before the result reports the CPU seconds and peak memory of this task's process while it ran
+    (``cpu_seconds``, ``peak_memory_mb``), which the worker stores with the job's metrics.
+    """
+    from trainforge.compute.resources import measure_resources
     from trainforge.pipeline.forecast import run_forecast_pipeline  # imported in the Ray worker, not at start-up
 
-    yield from run_forecast_pipeline(**request)
+    result: PipelineResult | None = None
+    with measure_resources() as usage:
+        for item in run_forecast_pipeline(**request):
+            if isinstance(item, PipelineResult):
+                result = item  # held back so that the usage, measured to the end, comes first
+            else:
+                yield item
+    yield StepEvent(
+        "evaluate",
+        f"Ray work used {usage.cpu_seconds:.1f} CPU seconds and at most {usage.peak_memory_mb:.0f} MB of memory",
+        metrics=usage.as_metrics(),
+    )
+    if result is not None:
+        yield result
 
 
 @ray.remote(max_retries=0)

@@ -53,6 +53,12 @@ training_jobs = Table(
     Column("error_message", Text),
     Column("model_id", Text),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    # A queued job is not claimed before this time (the backoff of a retry).
+    Column("not_before", UTCDateTime),
+    # created_at moved earlier by priority x the aging interval: claims take the earliest, so priority counts
+    # as waiting time and a job is only ever overtaken by jobs that arrive within a bounded time after it.
+    Column("virtual_enqueued_at", UTCDateTime, nullable=False),
     Column("worker_id", Text),
     Column("lease_expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
@@ -66,6 +72,9 @@ training_jobs = Table(
     Index("ix_training_jobs_created", "created_at"),
     # The claim query: queued jobs by priority, then age.
     Index("ix_training_jobs_claim", "status", "priority", "created_at"),
+    Index("ix_training_jobs_virtual_enqueued", "status", "virtual_enqueued_at"),
+    # The reaper's query: running jobs whose lease has expired.
+    Index("ix_training_jobs_lease", "status", "lease_expires_at"),
 )
 
 training_job_events = Table(
@@ -102,4 +111,117 @@ api_keys = Table(
     Column("key_hash", Text, nullable=False),  # sha256 of the secret (see trainforge.tenancy.keys)
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", Text, primary_key=True),
+    Column("hostname", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("status", Text, nullable=False),  # running | draining | stopped
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),
+)
+
+# -- notifications: per-tenant webhooks and their delivery log (trainforge.notifications) -----------------------
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", Uuid, primary_key=True),
+    Column("tenant_id", Text, nullable=False, index=True),
+    Column("name", Text),
+    Column("url", Text, nullable=False),
+    Column("events", JSONType, nullable=False),  # the job statuses it is told about: completed, failed, cancelled
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", Text),
+)
+
+# One row per (webhook, job event): the outbox. The unique index is what stops two dispatchers creating it twice.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("delivery_id", Uuid, primary_key=True),
+    Column("webhook_id", Uuid, ForeignKey("webhooks.webhook_id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", AutoIncrementId, ForeignKey("training_job_events.event_id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("job_id", Uuid, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("payload", JSONType, nullable=False),  # the JSON body, fixed when the delivery is created
+    Column("status", Text, nullable=False),  # pending | sending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_by", Text),
+    Column("claim_expires_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("uq_notification_deliveries_webhook_event", "webhook_id", "event_id", unique=True),
+    # The dispatcher's claim: due deliveries in order.
+    Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column("attempt_id", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        Uuid,
+        ForeignKey("notification_deliveries.delivery_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Index("ix_notification_attempts_delivery", "delivery_id", "attempt_id"),
+)
+
+# How far the dispatchers have turned job events into deliveries (one row per reader, by name).
+notification_cursors = Table(
+    "notification_cursors",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("event_id", AutoIncrementId, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# /metrics reads the recent claims and endings of jobs by event type and time (trainforge.observability).
+Index("ix_training_job_events_status_created", training_job_events.c.to_status, training_job_events.c.created_at)
+
+# Recurring training (trainforge.jobs.schedules). A schedule holds a whole job request and the next time it is due.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("schedule_id", Uuid, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("cron", Text, nullable=False),  # five fields or an alias such as @daily
+    Column("timezone", Text, nullable=False),  # IANA name; the cron is read on this zone's wall clock
+    Column("job", JSONType, nullable=False),  # the checked job request that each firing queues
+    Column("status", Text, nullable=False),  # active | paused
+    Column("next_run_at", UTCDateTime),  # null while paused
+    Column("last_fired_at", UTCDateTime),
+    Column("last_job_id", Uuid),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_by", Text),
+    Index("uq_schedules_tenant_name", "tenant_id", "name", unique=True),
+    # The scheduler's query: active schedules that are due.
+    Index("ix_schedules_due", "status", "next_run_at"),
+)
+
+# One row per fired due time: the primary key is the claim, so a due time fires once however many schedulers run.
+schedule_firings = Table(
+    "schedule_firings",
+    metadata,
+    Column("schedule_id", Uuid, ForeignKey("schedules.schedule_id", ondelete="CASCADE"), primary_key=True),
+    Column("due_at", UTCDateTime, primary_key=True),
+    Column("fired_at", UTCDateTime, nullable=False),
+    Column("skipped", Integer, nullable=False, server_default="0"),  # later missed due times coalesced into this one
+    Column("job_id", Uuid),  # the queued job; a reference, not a foreign key, so job retention stays independent
 )

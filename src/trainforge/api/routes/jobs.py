@@ -8,9 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 
 from trainforge.api.deps import FeatureStoreDep, JobStoreDep, PrincipalDep
+from trainforge.api.responses import COMMON, FORBIDDEN, conflict, not_found
+from trainforge.api.routes.schedules import ScheduleStoreDep
 from trainforge.api.schemas import (
     JOBS_PREFIX,
-    ErrorBody,
     JobAccepted,
     JobCancelled,
     JobDetail,
@@ -20,6 +21,7 @@ from trainforge.api.schemas import (
     LogEntry,
 )
 from trainforge.jobs.request import JobRequest
+from trainforge.jobs.schedules import start_recurring_job
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.submission import submit_job
 from trainforge.names import TENANT_PATTERN
@@ -27,34 +29,46 @@ from trainforge.names import TENANT_PATTERN
 router = APIRouter(
     prefix=JOBS_PREFIX,
     tags=["training jobs"],
-    responses={
-        401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one."},
-        422: {"model": ErrorBody, "description": "Invalid input; `field` names the culprit."},
-    },
+    responses=COMMON,
 )
-FORBIDDEN = {403: {"model": ErrorBody, "description": "The key may not act for the tenant named."}}
-TOO_LARGE = {413: {"model": ErrorBody, "description": "The request body is over the size limit."}}
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job."}}
-CONFLICT = {409: {"model": ErrorBody, "description": "The job's status does not allow this."}}
+NOT_FOUND = not_found("job")
+CONFLICT = conflict("job")
 
 
-@router.post(
-    "/start", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses={**FORBIDDEN, **TOO_LARGE}
-)
+@router.post("/start", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted, responses=FORBIDDEN)
 def start_job(
-    request: JobRequest, store: JobStoreDep, features: FeatureStoreDep, principal: PrincipalDep
+    request: JobRequest,
+    store: JobStoreDep,
+    schedules: ScheduleStoreDep,
+    features: FeatureStoreDep,
+    principal: PrincipalDep,
 ) -> JobAccepted:
     """Queue a training job for ``tenant_id`` (the key's own tenant, unless it is an admin key). It runs when a
-    worker claims it (highest priority first, then oldest)."""
+    worker claims it (highest priority first, then oldest).
+
+    With a ``schedule`` (``"0 3 * * *"``, ``"@daily"``, ``"CRON_TZ=Europe/Berlin 0 3 * * *"``) the job is queued now
+    and a schedule named after the model queues it again at every due time: the response adds ``schedule_id`` and
+    ``next_run_at``. To schedule without training now, use ``POST /ai/training/schedules``."""
     principal.act_for(request.tenant_id)
-    job = submit_job(request, store=store, features=features, created_by=principal.key_id)
+    schedule = None
+    if request.schedule is None:
+        job = submit_job(request, store=store, features=features, created_by=principal.key_id)
+    else:
+        job, schedule = start_recurring_job(
+            request, store=store, schedules=schedules, features=features, created_by=principal.key_id
+        )
     estimate = store.typical_duration(tenant_id=job.tenant_id, model_type=job.model_type, feature_set=job.feature_set)
+    message = "Training job queued successfully"
+    if schedule is not None:
+        message += f"; schedule {schedule.name!r} queues it again at {schedule.next_run_at:%Y-%m-%dT%H:%M:%SZ}"
     return JobAccepted(
         job_id=job.job_id,
         status=job.status,
         created_at=job.created_at,
         estimated_duration_seconds=estimate,
-        message="Training job queued successfully",
+        message=message,
+        schedule_id=schedule.schedule_id if schedule else None,
+        next_run_at=schedule.next_run_at if schedule else None,
     )
 
 

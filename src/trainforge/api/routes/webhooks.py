@@ -1,0 +1,134 @@
+"""Webhooks: tell a tenant's systems when its jobs end (``/ai/training/webhooks``). Sending is the dispatcher's
+job (:mod:`trainforge.notifications`); these routes register webhooks and show their delivery log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, Field
+
+from trainforge.api.deps import PrincipalDep
+from trainforge.api.responses import COMMON, FORBIDDEN, not_found
+from trainforge.names import TENANT_PATTERN
+from trainforge.notifications import Delivery, DeliveryStatus, Webhook, WebhookRequest, WebhookStore
+
+WEBHOOKS_PREFIX = "/ai/training/webhooks"
+
+
+def _webhook_store(request: Request) -> WebhookStore:
+    return request.app.state.webhook_store
+
+
+WebhookStoreDep = Annotated[WebhookStore, Depends(_webhook_store)]
+
+router = APIRouter(
+    prefix=WEBHOOKS_PREFIX,
+    tags=["notifications"],
+    responses=COMMON,
+)
+NOT_FOUND = not_found("webhook")
+
+
+class WebhookDetail(BaseModel):
+    webhook_id: UUID
+    tenant_id: str
+    name: str | None
+    url: str
+    events: list[str]
+    created_at: datetime
+    deliveries_url: str
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookDetail:
+        return cls.model_validate(
+            webhook.__dict__ | {"deliveries_url": f"{WEBHOOKS_PREFIX}/{webhook.webhook_id}/deliveries"}
+        )
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookDetail]
+
+
+class WebhookDeleted(BaseModel):
+    webhook_id: UUID
+    message: str
+
+
+class AttemptEntry(BaseModel):
+    attempt: int
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None = Field(description="The receiver's HTTP status; null when no answer came.")
+    error: str | None
+
+
+class DeliveryEntry(BaseModel):
+    delivery_id: UUID
+    job_id: UUID
+    event: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When a pending delivery is tried next.")
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any] = Field(description="The JSON body sent (the same on every attempt).")
+    attempt_log: list[AttemptEntry]
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryEntry:
+        values = {name: getattr(delivery, name) for name in cls.model_fields if name != "attempt_log"}
+        if delivery.status is not DeliveryStatus.PENDING:
+            values["next_attempt_at"] = None
+        return cls.model_validate(
+            values
+            | {"attempt_log": [AttemptEntry.model_validate(a, from_attributes=True) for a in delivery.attempt_log]}
+        )
+
+
+class DeliveryList(BaseModel):
+    webhook_id: UUID
+    deliveries: list[DeliveryEntry]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookDetail, responses=FORBIDDEN)
+def create_webhook(request: WebhookRequest, store: WebhookStoreDep, principal: PrincipalDep) -> WebhookDetail:
+    """Register a URL to POST to (Slack-compatible JSON) when a job of ``tenant_id`` completes, fails or is
+    cancelled. Failed sends are retried with backoff; a webhook never affects its jobs."""
+    principal.act_for(request.tenant_id)
+    return WebhookDetail.of(store.create(request, created_by=principal.key_id))
+
+
+@router.get("", response_model=WebhookList, responses=FORBIDDEN)
+def list_webhooks(
+    store: WebhookStoreDep,
+    principal: PrincipalDep,
+    tenant_id: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern, description="Default: the key's.")] = None,
+) -> WebhookList:
+    """The tenant's webhooks, oldest first. An admin key without ``tenant_id`` lists every tenant's."""
+    tenant = principal.act_for(tenant_id)
+    return WebhookList(webhooks=[WebhookDetail.of(hook) for hook in store.list(tenant_id=tenant)])
+
+
+@router.delete("/{webhook_id}", response_model=WebhookDeleted, responses=NOT_FOUND)
+def delete_webhook(webhook_id: UUID, store: WebhookStoreDep, principal: PrincipalDep) -> WebhookDeleted:
+    """Delete a webhook and its delivery log. A notification being sent at this moment may still arrive."""
+    store.delete(webhook_id, tenant_id=principal.tenant_scope)
+    return WebhookDeleted(webhook_id=webhook_id, message="Webhook deleted")
+
+
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryList, responses=NOT_FOUND)
+def webhook_deliveries(
+    webhook_id: UUID,
+    store: WebhookStoreDep,
+    principal: PrincipalDep,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeliveryList:
+    """The delivery log: the latest notifications (newest first), each with every attempt's HTTP status or
+    error and duration."""
+    found = store.deliveries(webhook_id, tenant_id=principal.tenant_scope, status=status, limit=limit)
+    return DeliveryList(webhook_id=webhook_id, deliveries=[DeliveryEntry.of(d) for d in found])

@@ -1,0 +1,73 @@
+"""CPU seconds and peak memory of a job's Ray work: measured inside the Ray task, stored with the job's metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from trainforge.compute.resources import measure_resources
+from trainforge.features.demo_data import generate_demo_load
+from trainforge.features.store import ParquetFeatureStore
+from trainforge.jobs.request import JobRequest
+from trainforge.jobs.status import JobStatus
+from trainforge.jobs.store import JobStore
+from trainforge.jobs.submission import submit_job
+from trainforge.jobs.worker import Worker
+from trainforge.pipeline.config import TrainingConfig
+from trainforge.registry import ModelRegistry
+
+
+def burn_cpu(seconds: float) -> None:
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        sum(range(1000))
+
+
+def test_measures_cpu_time_and_the_peak_of_a_short_lived_allocation():
+    with measure_resources(sample_seconds=0.01) as baseline:
+        pass
+    with measure_resources(sample_seconds=0.01) as usage:
+        block = b"\x01" * (200 * 2**20)  # written, so resident (calloc'd zeros would not be)
+        time.sleep(0.1)  # let the sampler see it
+        del block
+        burn_cpu(0.3)
+    assert usage.cpu_seconds >= 0.25
+    assert usage.peak_memory_mb >= baseline.peak_memory_mb + 150  # freed before the end, yet its peak counts
+    assert usage.as_metrics() == {
+        "cpu_seconds": round(usage.cpu_seconds, 3),
+        "peak_memory_mb": round(usage.peak_memory_mb, 1),
+    }
+    assert not any(t.name == "trainforge-resource-sampler" for t in threading.enumerate())
+
+
+def test_the_sampler_stops_when_the_work_raises():
+    with pytest.raises(RuntimeError), measure_resources(sample_seconds=0.01):
+        raise RuntimeError("the pipeline failed")
+    assert not any(t.name == "trainforge-resource-sampler" for t in threading.enumerate())
+
+
+def test_a_real_job_stores_the_cpu_and_memory_of_its_ray_work(engine, settings, local_ray):
+    settings.ensure_home()
+    features = ParquetFeatureStore(settings.resolved_feature_store_root)
+    frame = generate_demo_load(n_series=2, periods=24 * 120)
+    features.write_frame("t1", "site_load", frame, timestamp_col="timestamp", series_col="site_id")
+    store = JobStore(engine)
+    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+    worker = Worker(settings, store, registry, worker_id="resource-test", poll_seconds=0.2)
+    request = JobRequest(
+        tenant_id="t1",
+        model_type="forecast",
+        model_name="site_load",
+        feature_set="site_load",
+        config=TrainingConfig(target_variable="load_kw", horizon=24, hyperparams={"n_estimators": 60}),
+    )
+    job = submit_job(request, store=store, features=features)
+    assert worker.run_next().status is JobStatus.COMPLETED, store.logs(job.job_id)[0]
+
+    assert any("Ray work used" in line.message for line in store.logs(job.job_id)[0])
+    done = store.get(job.job_id)
+    assert done.metrics["mae"] > 0
+    assert done.metrics["cpu_seconds"] > 0  # beside the model's metrics
+    assert done.metrics["peak_memory_mb"] > 50  # a Python process with pandas and LightGBM loaded, at least
