@@ -199,22 +199,25 @@ def test_another_tenants_schedule_is_not_found(stores):
 
 
 def test_a_job_that_cannot_be_queued_releases_the_claim_and_fires_on_the_next_pass(stores, monkeypatch, caplog):
+    """The firing and its job commit in one transaction: a failure (or a crash) between them writes neither."""
     schedules, jobs = stores
     schedule = create(schedules)
     scheduler = Scheduler(schedules, jobs)
-    real_enqueue = jobs.enqueue
+    real_enqueue = jobs.enqueue_in
 
-    def broken_enqueue(*args, **kwargs):
-        raise RuntimeError("database went away")
+    def broken_enqueue(conn, *args, **kwargs):
+        real_enqueue(conn, *args, **kwargs)  # the job row is written in the transaction ...
+        raise RuntimeError("database went away")  # ... and must vanish with it
 
-    monkeypatch.setattr(jobs, "enqueue", broken_enqueue)
+    monkeypatch.setattr(jobs, "enqueue_in", broken_enqueue)
     with caplog.at_level(logging.ERROR, logger="trainforge.jobs.scheduler"):
         assert scheduler.fire_due(T0 + HOUR) == []
     assert "firing failed" in caplog.text
     assert schedules.firings(schedule.schedule_id) == []
     assert schedules.get(schedule.schedule_id).next_run_at == T0 + timedelta(minutes=30)  # due again
+    assert jobs.list()[1] == 0  # the half-made job rolled back with the firing
 
-    monkeypatch.setattr(jobs, "enqueue", real_enqueue)
+    monkeypatch.setattr(jobs, "enqueue_in", real_enqueue)
     [firing] = scheduler.fire_due(T0 + HOUR)
     assert firing.due_at == T0 + timedelta(minutes=30)
     assert jobs.list()[1] == 1

@@ -82,7 +82,13 @@ class Scheduler:
         logger.info("scheduler stopped")
 
     def _fire(self, schedule_id, now: datetime) -> Firing | None:
-        claim = self.schedules.claim_firing(schedule_id, now)
+        def enqueue(conn, schedule, firing: Firing):
+            reason = f"fired by schedule {schedule.name} ({schedule.schedule_id}) for {firing.due_at.isoformat()}"
+            if firing.skipped:
+                reason += f"; {firing.skipped} missed due time(s) coalesced"
+            return self.jobs.enqueue_in(conn, job_for(schedule, scheduled_for=firing.due_at), reason=reason).job_id
+
+        claim = self.schedules.claim_firing(schedule_id, now, enqueue)
         if claim is None:
             return None
         schedule, firing = claim
@@ -95,13 +101,5 @@ class Scheduler:
                 firing.skipped,
                 firing.due_at.isoformat(),
             )
-        reason = f"fired by schedule {schedule.name} ({schedule.schedule_id}) for {firing.due_at.isoformat()}"
-        if firing.skipped:
-            reason += f"; {firing.skipped} missed due time(s) coalesced"
-        try:
-            job = self.jobs.enqueue(job_for(schedule, scheduled_for=firing.due_at), reason=reason)
-        except Exception:
-            self.schedules.release_firing(schedule, firing)
-            raise
-        logger.info("schedule %s (%s) queued job %s", schedule.name, schedule.schedule_id, job.job_id)
-        return self.schedules.record_job(firing, job.job_id)
+        logger.info("schedule %s (%s) queued job %s", schedule.name, schedule.schedule_id, firing.job_id)
+        return firing

@@ -19,7 +19,7 @@ Contract of :class:`ScheduleStore`:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -272,8 +272,16 @@ class ScheduleStore:
                 ).scalars()
             )
 
-    def claim_firing(self, schedule_id: UUID, now: datetime) -> tuple[ScheduleRecord, Firing] | None:
-        """Claim the schedule's due time if it has come: record the firing and move ``next_run_at`` past ``now``.
+    def claim_firing(
+        self,
+        schedule_id: UUID,
+        now: datetime,
+        enqueue: Callable[[Connection, ScheduleRecord, Firing], UUID],
+    ) -> tuple[ScheduleRecord, Firing] | None:
+        """Fire the schedule's due time if it has come: record the firing, move ``next_run_at`` past ``now``, and
+        queue its job with ``enqueue(conn, schedule, firing)`` -- all in one transaction, so a firing is never
+        recorded without its job (a crash in between rolls both back and the next pass fires it) and a job never
+        queued twice. If ``enqueue`` raises, nothing is written.
 
         Returns None when there is nothing to fire: the schedule is not due (any more), paused, deleted, locked by
         another scheduler claiming it right now, or its due time was fired already.
@@ -312,43 +320,18 @@ class ScheduleStore:
             ).first()
             if claimed is None:  # fired before (a clock that went back): move on without firing it again
                 return None
-            return replace(schedule, next_run_at=next_run_at), Firing(schedule_id, due_at, now, skipped)
-
-    def record_job(self, firing: Firing, job_id: UUID) -> Firing:
-        """Note the job a firing queued, on the firing and on the schedule."""
-        with write_transaction(self.engine) as conn:
+            schedule = replace(schedule, next_run_at=next_run_at)
+            firing = Firing(schedule_id, due_at, now, skipped)
+            job_id = enqueue(conn, schedule, firing)
             conn.execute(
                 update(schedule_firings)
-                .where(firing_cols.schedule_id == firing.schedule_id, firing_cols.due_at == firing.due_at)
+                .where(firing_cols.schedule_id == schedule_id, firing_cols.due_at == due_at)
                 .values(job_id=job_id)
             )
             conn.execute(
-                update(schedules)
-                .where(cols.schedule_id == firing.schedule_id)
-                .values(last_fired_at=firing.fired_at, last_job_id=job_id)
+                update(schedules).where(cols.schedule_id == schedule_id).values(last_fired_at=now, last_job_id=job_id)
             )
-        return replace(firing, job_id=job_id)
-
-    def release_firing(self, schedule: ScheduleRecord, firing: Firing) -> None:
-        """Undo a claim whose job could not be queued (``schedule`` as :meth:`claim_firing` returned it), so that the
-        next pass fires the due time again. Changes nothing if the schedule was changed meanwhile."""
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                delete(schedule_firings).where(
-                    firing_cols.schedule_id == firing.schedule_id,
-                    firing_cols.due_at == firing.due_at,
-                    firing_cols.job_id.is_(None),
-                )
-            )
-            conn.execute(
-                update(schedules)
-                .where(
-                    cols.schedule_id == firing.schedule_id,
-                    cols.status == ScheduleStatus.ACTIVE.value,
-                    cols.next_run_at == schedule.next_run_at,
-                )
-                .values(next_run_at=firing.due_at)
-            )
+            return schedule, replace(firing, job_id=job_id)
 
     def firings(self, schedule_id: UUID) -> list[Firing]:
         """The schedule's firings, oldest first."""

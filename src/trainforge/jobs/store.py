@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
@@ -54,33 +54,40 @@ class JobStore:
     # -- writing -------------------------------------------------------------------------------------------
     def enqueue(self, job: NewJob, *, reason: str = "submitted", now: datetime | None = None) -> JobRecord:
         """Insert a new job in status ``queued`` and record the event (``now`` is injectable for tests)."""
+        with write_transaction(self.engine) as conn:
+            return self.enqueue_in(conn, job, reason=reason, now=now)
+
+    def enqueue_in(
+        self, conn: Connection, job: NewJob, *, reason: str = "submitted", now: datetime | None = None
+    ) -> JobRecord:
+        """:meth:`enqueue` inside a transaction the caller holds, so that queueing the job commits (or rolls back)
+        together with the caller's own writes (a schedule's firing, for one)."""
         now = now or utcnow()
         job_id = uuid.uuid4()
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                insert(training_jobs).values(
-                    job_id=job_id,
-                    tenant_id=job.tenant_id,
-                    model_type=job.model_type,
-                    model_name=job.model_name,
-                    feature_set=job.feature_set,
-                    status=JobStatus.QUEUED.value,
-                    priority=job.priority,
-                    max_attempts=job.max_attempts,
-                    virtual_enqueued_at=now - timedelta(seconds=job.priority * self.aging_seconds),
-                    config=job.config,
-                    schedule=job.schedule,
-                    progress=0.0,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                    created_by=job.created_by,
-                    tags=job.tags,
-                )
+        conn.execute(
+            insert(training_jobs).values(
+                job_id=job_id,
+                tenant_id=job.tenant_id,
+                model_type=job.model_type,
+                model_name=job.model_name,
+                feature_set=job.feature_set,
+                status=JobStatus.QUEUED.value,
+                priority=job.priority,
+                max_attempts=job.max_attempts,
+                virtual_enqueued_at=now - timedelta(seconds=job.priority * self.aging_seconds),
+                config=job.config,
+                schedule=job.schedule,
+                progress=0.0,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+                created_by=job.created_by,
+                tags=job.tags,
             )
-            self._record_event(conn, job_id, None, JobStatus.QUEUED, reason, None, now)
-            self._write_log(conn, job_id, now, "INFO", None, f"Job queued ({reason})")
-            return self._fetch(conn, job_id)
+        )
+        self._record_event(conn, job_id, None, JobStatus.QUEUED, reason, None, now)
+        self._write_log(conn, job_id, now, "INFO", None, f"Job queued ({reason})")
+        return self._fetch(conn, job_id)
 
     def claim_next(
         self,
