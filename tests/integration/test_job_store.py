@@ -177,3 +177,14 @@ def test_typical_duration_is_the_median_of_completed_jobs(engine):
     store.transition(job.job_id, JobStatus.COMPLETED, reason="done")
     duration = store.typical_duration(tenant_id="t1", model_type="forecast", feature_set="fs")
     assert duration is not None and duration >= 0
+
+
+def test_completion_merges_its_metrics_into_those_recorded_while_running(engine):
+    store = JobStore(engine)
+    job = store.enqueue(new_job())
+    store.claim_next("w")
+    store.report_progress(job.job_id, worker_id="w", metrics={"cpu_seconds": 3.0, "mae": 9.0})
+    done = store.transition(
+        job.job_id, JobStatus.COMPLETED, reason="done", worker_id="w", merge_metrics={"mae": 1.5, "rmse": 2.0}
+    )
+    assert done.metrics == {"cpu_seconds": 3.0, "mae": 1.5, "rmse": 2.0}

@@ -8,7 +8,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
+from trainforge.notifications import WebhookStore
 from trainforge.settings import Settings
 from trainforge.tenancy import KeyStore, Principal
 
@@ -28,7 +30,17 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _schedule_store(request: Request) -> ScheduleStore:
+    return request.app.state.schedule_store
+
+
+def _webhook_store(request: Request) -> WebhookStore:
+    return request.app.state.webhook_store
+
+
 JobStoreDep = Annotated[JobStore, Depends(_job_store)]
+ScheduleStoreDep = Annotated[ScheduleStore, Depends(_schedule_store)]
+WebhookStoreDep = Annotated[WebhookStore, Depends(_webhook_store)]
 FeatureStoreDep = Annotated[ParquetFeatureStore, Depends(_feature_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 

@@ -64,6 +64,39 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return name, raw
 
 
+def job_body(
+    tenant: str,
+    model_name: str,
+    feature_set: str,
+    *,
+    target: str,
+    horizon: int,
+    priority: str,
+    params: list[str] | None,
+    config_file: Path | None,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    """The body of a forecast job request from CLI options (``jobs submit`` and ``schedules create``)."""
+    config: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
+    config.setdefault("target_variable", target)
+    config.setdefault("horizon", horizon)
+    if start:
+        config["start_date"] = start
+    if end:
+        config["end_date"] = end
+    if params:
+        config["hyperparams"] = {**config.get("hyperparams", {}), **dict(_parse_param(p) for p in params)}
+    return {
+        "tenant_id": tenant,
+        "model_type": "forecast",
+        "model_name": model_name,
+        "feature_set": feature_set,
+        "config": config,
+        "priority": int(priority) if priority.lstrip("-").isdigit() else priority,
+    }
+
+
 def _view(body: dict) -> JobView:
     return JobView(
         body["status"],
@@ -102,23 +135,18 @@ def submit(
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Submit a forecast training job."""
-    config: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
-    config.setdefault("target_variable", target)
-    config.setdefault("horizon", horizon)
-    if start:
-        config["start_date"] = start
-    if end:
-        config["end_date"] = end
-    if param:
-        config["hyperparams"] = {**config.get("hyperparams", {}), **dict(_parse_param(p) for p in param)}
-    body = {
-        "tenant_id": tenant,
-        "model_type": "forecast",
-        "model_name": model_name,
-        "feature_set": feature_set,
-        "config": config,
-        "priority": int(priority) if priority.lstrip("-").isdigit() else priority,
-    }
+    body = job_body(
+        tenant,
+        model_name,
+        feature_set,
+        target=target,
+        horizon=horizon,
+        priority=priority,
+        params=param,
+        config_file=config_file,
+        start=start,
+        end=end,
+    )
     accepted = _call(url, "POST", f"{JOBS}/start", json=body)
     console.print(f"queued job [bold]{accepted['job_id']}[/]")
     if wait:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from trainforge.cli.context import console
-from trainforge.cli.jobs import DEFAULT_URL, UrlOption, _call, _options, _parse_param
+from trainforge.cli.jobs import DEFAULT_URL, UrlOption, _call, _options, job_body
 
 app = typer.Typer(
     help="Create and control recurring training schedules (talks to `trainforge serve`).", no_args_is_help=True
@@ -37,19 +36,16 @@ def create(
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Train a forecast model at every due time of a cron schedule."""
-    config: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
-    config.setdefault("target_variable", target)
-    config.setdefault("horizon", horizon)
-    if param:
-        config["hyperparams"] = {**config.get("hyperparams", {}), **dict(_parse_param(p) for p in param)}
-    job = {
-        "tenant_id": tenant,
-        "model_type": "forecast",
-        "model_name": model_name,
-        "feature_set": feature_set,
-        "config": config,
-        "priority": int(priority) if priority.lstrip("-").isdigit() else priority,
-    }
+    job = job_body(
+        tenant,
+        model_name,
+        feature_set,
+        target=target,
+        horizon=horizon,
+        priority=priority,
+        params=param,
+        config_file=config_file,
+    )
     body = {"tenant_id": tenant, "name": name, "cron": cron, "timezone": timezone, "job": job}
     created = _call(url, "POST", SCHEDULES, json=body)
     console.print(f"created schedule [bold]{created['schedule_id']}[/], next run at {created['next_run_at']}")

@@ -195,6 +195,7 @@ class JobStore:
         tenant_id: str | None = None,
         worker_id: str | None = None,
         lease_expired_before: datetime | None = None,
+        merge_metrics: dict[str, Any] | None = None,
         **fields: Any,
     ) -> JobRecord:
         """Move a job to ``target`` if the state machine allows it from its current status.
@@ -208,6 +209,8 @@ class JobStore:
                 worker still holds it (a worker whose lease was taken over cannot overwrite the new owner's work).
             lease_expired_before: only change the job if its lease expired before this time (the reaper's guard
                 against a heartbeat that renewed the lease in the meantime).
+            merge_metrics: metrics to add to the job's (read under the same row lock, so none recorded by a
+                progress event is lost).
             **fields: other columns to set in the same UPDATE (``metrics``, ``model_id``, ``error_message``, …).
 
         Raises:
@@ -224,6 +227,8 @@ class JobStore:
             values.update(worker_id=None, lease_expires_at=None)
         with write_transaction(self.engine) as conn:
             current = self._lock_current(conn, job_id, tenant_id)
+            if merge_metrics is not None:
+                values["metrics"] = {**(current.metrics or {}), **merge_metrics}
             conditions = [jobs.job_id == job_id, jobs.status.in_(sources)]
             if worker_id is not None and current.status is JobStatus.RUNNING:
                 conditions.append(jobs.worker_id == worker_id)

@@ -182,16 +182,15 @@ class Worker:
         )
         version = self.registry.register_job_result(identity, result)
         self._log(job, "INFO", "register", f"Registered {version.model_id} (MLflow run {version.run_id})")
-        # Merge, not replace: the events already stored live metrics (rows, resources) that the result lacks.
-        recorded = self.store.get(job.job_id).metrics or {}
-        metrics = {**recorded, **result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
+        metrics = {**result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
         self.store.transition(
             job.job_id,
             JobStatus.COMPLETED,
             reason=f"trained and registered {version.model_id}",
             worker_id=self.worker_id,
             model_id=version.model_id,
-            metrics=metrics,
+            # Merged, not replaced: events already stored live metrics (rows, resources) that the result lacks.
+            merge_metrics=metrics,
             progress=1.0,
             current_step="done",
         )

@@ -7,9 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from trainforge.api.deps import FeatureStoreDep, JobStoreDep, PrincipalDep
+from trainforge.api.deps import FeatureStoreDep, JobStoreDep, PrincipalDep, ScheduleStoreDep
 from trainforge.api.responses import COMMON, FORBIDDEN, conflict, not_found
-from trainforge.api.routes.schedules import ScheduleStoreDep
 from trainforge.api.schemas import (
     JOBS_PREFIX,
     JobAccepted,

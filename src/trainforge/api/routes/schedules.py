@@ -6,16 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from trainforge.api.deps import FeatureStoreDep, PrincipalDep
+from trainforge.api.deps import FeatureStoreDep, PrincipalDep, ScheduleStoreDep
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
 from trainforge.jobs.schedules import (
     ScheduleRecord,
     ScheduleRequest,
     ScheduleStatus,
-    ScheduleStore,
     create_schedule,
 )
 from trainforge.names import TENANT_PATTERN
@@ -53,12 +52,6 @@ class ScheduleDeleted(BaseModel):
     schedule_id: UUID
     message: str
 
-
-def _schedule_store(request: Request) -> ScheduleStore:
-    return request.app.state.schedule_store
-
-
-ScheduleStoreDep = Annotated[ScheduleStore, Depends(_schedule_store)]
 
 router = APIRouter(
     prefix=SCHEDULES_PREFIX,

@@ -7,22 +7,16 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from trainforge.api.deps import PrincipalDep
+from trainforge.api.deps import PrincipalDep, WebhookStoreDep
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
 from trainforge.names import TENANT_PATTERN
-from trainforge.notifications import Delivery, DeliveryStatus, Webhook, WebhookRequest, WebhookStore
+from trainforge.notifications import Delivery, DeliveryStatus, Webhook, WebhookRequest
 
 WEBHOOKS_PREFIX = "/ai/training/webhooks"
 
-
-def _webhook_store(request: Request) -> WebhookStore:
-    return request.app.state.webhook_store
-
-
-WebhookStoreDep = Annotated[WebhookStore, Depends(_webhook_store)]
 
 router = APIRouter(
     prefix=WEBHOOKS_PREFIX,
