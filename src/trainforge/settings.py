@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     )
     optuna_storage_url: str | None = Field(
         default=None,
-        description="Optuna RDB storage. Default: sqlite:///<home>/optuna.db (its own file: see DESIGN §1).",
+        description="Optuna RDB storage of HPO studies. Default: with a PostgreSQL database_url, that database "
+        "(Optuna's tables in their own schema, 'optuna'); otherwise sqlite:///<home>/optuna.db (its own file).",
     )
     mlflow_tracking_uri: str | None = Field(
         default=None,
@@ -101,7 +102,11 @@ class Settings(BaseSettings):
 
     @property
     def resolved_optuna_storage_url(self) -> str:
-        return self.optuna_storage_url or f"sqlite:///{self.home / 'optuna.db'}"
+        if self.optuna_storage_url:
+            return self.optuna_storage_url
+        if self.database_url and self.database_url.startswith("postgresql"):
+            return self.database_url  # trainforge.hpo.optuna_storage puts Optuna in its own schema there
+        return f"sqlite:///{self.home / 'optuna.db'}"
 
     @property
     def resolved_mlflow_tracking_uri(self) -> str:

@@ -255,3 +255,22 @@ def test_the_run_loop_uses_its_clock_and_stops(stores):
 
     Scheduler(schedules, jobs, clock=clock, poll_seconds=0.001).run(stop)
     assert jobs.list()[1] == 1
+
+
+def test_a_schedule_of_a_tuning_job_creates_a_study_at_every_firing(stores):
+    from trainforge.hpo.store import StudyStore
+    from trainforge.pipeline.config import TrainingConfig
+
+    schedules, jobs = stores
+    config = TrainingConfig(enable_hpo=True, n_trials=5).model_dump(mode="json")  # as submission stores it
+    tuned = NewJob(**{**new_job().__dict__, "config": config})
+    schedule = schedules.create(tenant_id="t1", name="tuned", cron=CronSchedule.parse("@hourly"), job=tuned, now=T0)
+    scheduler = Scheduler(schedules, jobs)
+    fired = scheduler.fire_due(T0 + HOUR) + scheduler.fire_due(T0 + 2 * HOUR)
+    assert len(fired) == 2
+    studies = [StudyStore(jobs.engine).get_by_job(firing.job_id) for firing in fired]
+    assert all(study is not None and study.n_trials == 5 for study in studies)
+    assert len({study.study_name for study in studies}) == 2
+    for firing, study in zip(fired, studies, strict=True):
+        assert jobs.get(firing.job_id).tags["study_id"] == str(study.study_id)
+        assert jobs.get(firing.job_id).tags["schedule_id"] == str(schedule.schedule_id)

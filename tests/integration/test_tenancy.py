@@ -27,6 +27,7 @@ from trainforge.tenancy.local_key import ensure_local_admin_key, local_key_path
 JOBS = "/ai/training/jobs"
 WEBHOOKS = "/ai/training/webhooks"
 SCHEDULES = "/ai/training/schedules"
+OPTIMIZE = "/ai/training/optimize"
 # Routes that address one object by id: another tenant's id must be exactly as "not found" as a missing one.
 # (`OWNED` below says how to make the object each id placeholder names.)
 ID_ROUTES = [
@@ -40,10 +41,13 @@ ID_ROUTES = [
     ("DELETE", SCHEDULES + "/{schedule_id}"),
     ("POST", SCHEDULES + "/{schedule_id}/pause"),
     ("POST", SCHEDULES + "/{schedule_id}/resume"),
+    ("GET", OPTIMIZE + "/{study_id}"),
+    ("GET", OPTIMIZE + "/{study_id}/trials"),
+    ("POST", OPTIMIZE + "/{study_id}/cancel"),
 ]
 # Routes that name a tenant in the body or the query string.
 TENANT_ROUTES = [("POST", JOBS + "/start"), ("GET", JOBS), ("POST", WEBHOOKS), ("GET", WEBHOOKS)]
-TENANT_ROUTES += [("POST", SCHEDULES), ("GET", SCHEDULES)]
+TENANT_ROUTES += [("POST", SCHEDULES), ("GET", SCHEDULES), ("POST", OPTIMIZE + "/start"), ("GET", OPTIMIZE)]
 OPEN_ROUTES = {"/healthz", "/metrics"}
 
 
@@ -92,8 +96,16 @@ def add_schedule(client, token, tenant="alpha"):
     return response.json()["schedule_id"]
 
 
+def add_study(client, token, tenant="alpha"):
+    body = {"tenant_id": tenant, "study_name": f"s-{uuid.uuid4().hex[:8]}", "model_type": "forecast"}
+    body |= {"feature_set": "load", "n_trials": 5}
+    response = client.post(f"{OPTIMIZE}/start", json=body, headers=auth(token))
+    assert response.status_code == 202, response.text
+    return response.json()["study_id"]
+
+
 # How to make, for a tenant, an object of the kind an id placeholder names.
-OWNED = {"{job_id}": start, "{webhook_id}": add_webhook, "{schedule_id}": add_schedule}
+OWNED = {"{job_id}": start, "{webhook_id}": add_webhook, "{schedule_id}": add_schedule, "{study_id}": add_study}
 
 
 def create_owned(client, token, path: str) -> str:

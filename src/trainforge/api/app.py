@@ -16,11 +16,13 @@ from trainforge.api.errors import install_error_handlers
 from trainforge.api.limits import BodySizeLimit
 from trainforge.api.routes import health, jobs
 from trainforge.api.routes import metrics as metrics_routes
+from trainforge.api.routes import optimize as optimize_routes
 from trainforge.api.routes import schedules as schedule_routes
 from trainforge.api.routes import webhooks as webhook_routes
 from trainforge.db.engine import make_engine
 from trainforge.db.migrate import ensure_schema
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.hpo.store import StudyStore
 from trainforge.jobs.scheduler import Scheduler
 from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
@@ -54,6 +56,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             ensure_local_admin_key(settings, app.state.key_store)
         app.state.feature_store = ParquetFeatureStore(settings.resolved_feature_store_root)
         app.state.schedule_store = ScheduleStore(engine)
+        app.state.study_store = StudyStore(engine)
         # -- notifications and observability: webhooks, the /metrics collector --
         app.state.webhook_store = WebhookStore(engine)
         app.state.metrics_registry = _metrics_registry(engine, settings)
@@ -86,6 +89,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(schedule_routes.router)
+    app.include_router(optimize_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(metrics_routes.router)
     return app

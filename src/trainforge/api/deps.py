@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.hpo.store import StudyStore
 from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
 from trainforge.notifications import WebhookStore
@@ -38,9 +39,14 @@ def _webhook_store(request: Request) -> WebhookStore:
     return request.app.state.webhook_store
 
 
+def _study_store(request: Request) -> StudyStore:
+    return request.app.state.study_store
+
+
 JobStoreDep = Annotated[JobStore, Depends(_job_store)]
 ScheduleStoreDep = Annotated[ScheduleStore, Depends(_schedule_store)]
 WebhookStoreDep = Annotated[WebhookStore, Depends(_webhook_store)]
+StudyStoreDep = Annotated[StudyStore, Depends(_study_store)]
 FeatureStoreDep = Annotated[ParquetFeatureStore, Depends(_feature_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 

@@ -58,7 +58,9 @@ class JobDetail(BaseModel):
     logs_url: str
     schedule: str | None = Field(default=None, description="Cron of the schedule that queued the job, if one did.")
     tags: dict[str, Any] | None = Field(
-        default=None, description="Labels; a scheduled job's include schedule_id, schedule_name, scheduled_for."
+        default=None,
+        description="Labels; a scheduled job's include schedule_id, schedule_name, scheduled_for; an HPO study's job "
+        "includes study_id.",
     )
 
     @classmethod
@@ -87,7 +89,9 @@ class JobSummary(BaseModel):
     model_id: str | None
     schedule: str | None = Field(default=None, description="Cron of the schedule that queued the job, if one did.")
     tags: dict[str, Any] | None = Field(
-        default=None, description="Labels; a scheduled job's include schedule_id, schedule_name, scheduled_for."
+        default=None,
+        description="Labels; a scheduled job's include schedule_id, schedule_name, scheduled_for; an HPO study's job "
+        "includes study_id.",
     )
 
     @classmethod

@@ -225,3 +225,57 @@ schedule_firings = Table(
     Column("skipped", Integer, nullable=False, server_default="0"),  # later missed due times coalesced into this one
     Column("job_id", Uuid),  # the queued job; a reference, not a foreign key, so job retention stays independent
 )
+
+# Hyperparameter optimisation (trainforge.hpo). A study is run by a training job (config.enable_hpo); its status is
+# the job's. Optuna's own storage holds the study's trials; hpo_trials mirrors them (written by the coordinator's
+# listener) so the API reads a tenant's trials and best trial from indexed rows, never from a whole Optuna study.
+hpo_studies = Table(
+    "hpo_studies",
+    metadata,
+    Column("study_id", Uuid, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("study_name", Text, nullable=False),
+    Column("job_id", Uuid, ForeignKey("training_jobs.job_id", ondelete="CASCADE"), nullable=False),
+    Column("model_type", Text, nullable=False),
+    Column("feature_set", Text, nullable=False),
+    Column("search_space", JSONType, nullable=False),  # the normalised space (SearchSpace.as_json())
+    Column("optimization_strategy", Text, nullable=False),  # tpe | random | grid | cmaes | qmc | gp
+    Column("n_trials", Integer, nullable=False),
+    Column("parallel_jobs", Integer, nullable=False),
+    Column("timeout_seconds", Float),
+    Column("seed", BigInteger),
+    Column("status", Text, nullable=False),  # the coordinator's last word; the API reads the job's status
+    Column("n_trials_completed", Integer, nullable=False, server_default="0"),
+    Column("n_trials_pruned", Integer, nullable=False, server_default="0"),
+    Column("n_trials_failed", Integer, nullable=False, server_default="0"),
+    Column("best_trial_number", Integer),
+    Column("best_value", Float),  # validation MAE of the best trial (lower is better)
+    Column("best_params", JSONType),
+    Column("best_rmse", Float),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Index("uq_hpo_studies_tenant_name", "tenant_id", "study_name", unique=True),
+    Index("uq_hpo_studies_job", "job_id", unique=True),
+    # The listing: a tenant's studies, newest first.
+    Index("ix_hpo_studies_tenant_created", "tenant_id", "created_at"),
+    Index("ix_hpo_studies_status", "status"),
+)
+
+hpo_trials = Table(
+    "hpo_trials",
+    metadata,
+    Column("study_id", Uuid, ForeignKey("hpo_studies.study_id", ondelete="CASCADE"), primary_key=True),
+    Column("trial_number", Integer, primary_key=True),  # Optuna's trial number: the API's trial_id
+    Column("state", Text, nullable=False),  # RUNNING | COMPLETE | PRUNED | FAIL
+    Column("value", Float),
+    Column("rmse", Float),
+    Column("params", JSONType, nullable=False),
+    Column("datetime_start", UTCDateTime, nullable=False),
+    Column("datetime_complete", UTCDateTime),
+    Column("duration_seconds", Float),
+    Column("error", Text),
+    # A page of trials, all or in one state, in trial order; and the best trials by value.
+    Index("ix_hpo_trials_state", "study_id", "state", "trial_number"),
+    Index("ix_hpo_trials_value", "study_id", "value"),
+)

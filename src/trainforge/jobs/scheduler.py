@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from trainforge.db.types import utcnow
+from trainforge.hpo.submission import enqueue_job_in
 from trainforge.jobs.cron import MAX_COUNTED_MISSES
 from trainforge.jobs.schedules import Firing, ScheduleStore, job_for
 from trainforge.jobs.store import JobStore
@@ -86,7 +87,8 @@ class Scheduler:
             reason = f"fired by schedule {schedule.name} ({schedule.schedule_id}) for {firing.due_at.isoformat()}"
             if firing.skipped:
                 reason += f"; {firing.skipped} missed due time(s) coalesced"
-            return self.jobs.enqueue_in(conn, job_for(schedule, scheduled_for=firing.due_at), reason=reason).job_id
+            job = job_for(schedule, scheduled_for=firing.due_at)
+            return enqueue_job_in(conn, job, jobs=self.jobs, reason=reason).job_id
 
         claim = self.schedules.claim_firing(schedule_id, now, enqueue)
         if claim is None:

@@ -36,6 +36,7 @@ from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
 from trainforge.errors import InvalidInput, NotFound
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.hpo.submission import enqueue_job_in
 from trainforge.jobs.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
 from trainforge.jobs.records import JobRecord, NewJob
 from trainforge.jobs.request import JobRequest
@@ -449,7 +450,10 @@ def start_recurring_job(
         now=now,
         name_field="schedule",
     )
-    first = store.enqueue(job_for(schedule), reason=f"submitted with schedule {schedule.schedule_id}")
+    with write_transaction(store.engine) as conn:
+        first = enqueue_job_in(
+            conn, job_for(schedule), jobs=store, reason=f"submitted with schedule {schedule.schedule_id}"
+        )
     return first, schedule
 
 

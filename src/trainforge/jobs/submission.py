@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from trainforge.errors import FeatureSetNotFound, InvalidInput
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.hpo.store import StudyStore
 from trainforge.jobs.records import JobRecord, NewJob
 from trainforge.jobs.request import JobRequest
 from trainforge.jobs.store import JobStore
@@ -15,13 +16,22 @@ def submit_job(
 ) -> JobRecord:
     """Validate ``request`` against the model family and the feature store, then enqueue it.
 
+    With ``config.enable_hpo`` the job runs an HPO study: the study (named ``<model_name>-<8 hex of the job id>``,
+    see :func:`trainforge.hpo.submission.enqueue_with_study`) is created in the transaction that queues the job.
+
     Raises:
         InvalidInput: the request cannot be trained (field named in the error), or it carries a ``schedule``: that
             is :func:`trainforge.jobs.schedules.start_recurring_job`'s, which ``POST /jobs/start`` calls instead.
     """
     if request.schedule is not None:
         raise InvalidInput("submit_job queues one job; a schedule is made by start_recurring_job", field="schedule")
-    return store.enqueue(prepare_job(request, features=features, created_by=created_by))
+    job = prepare_job(request, features=features, created_by=created_by)
+    if request.config.enable_hpo:
+        from trainforge.hpo.submission import enqueue_with_study  # imported here: it imports this module
+
+        record, _study = enqueue_with_study(job, jobs=store, studies=StudyStore(store.engine))
+        return record
+    return store.enqueue(job)
 
 
 def prepare_job(request: JobRequest, *, features: ParquetFeatureStore, created_by: str | None = None) -> NewJob:
@@ -34,12 +44,12 @@ def prepare_job(request: JobRequest, *, features: ParquetFeatureStore, created_b
     Raises:
         InvalidInput: the request cannot be trained (field named in the error).
     """
-    if request.config.enable_hpo:
-        raise InvalidInput(
-            "hyperparameter optimisation is not available yet; submit with enable_hpo=false",
-            field="config.enable_hpo",
-        )
-    hyperparams = validate_hyperparams(request.model_type, request.config.hyperparams)
+    if request.config.enable_hpo:  # hyperparams is a search space: checked and stored normalised
+        from trainforge.hpo.submission import check_job_search_space  # imported here: it imports this module
+
+        hyperparams = check_job_search_space(request.model_type, request.config)
+    else:
+        hyperparams = validate_hyperparams(request.model_type, request.config.hyperparams)
     try:
         info = features.info(request.tenant_id, request.feature_set)
     except FeatureSetNotFound as missing:

@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import ray
@@ -26,10 +26,12 @@ from trainforge.compute.ray_runtime import ensure_ray
 from trainforge.compute.tasks import run_forecast_task
 from trainforge.db.types import utcnow
 from trainforge.errors import IllegalTransition, PipelineError, TrainforgeError
+from trainforge.hpo.store import StudyStore
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.retry import RetryPolicy
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
+from trainforge.jobs.tuning import TUNE_PROGRESS, StudyStopped, TuningOutcome, tune
 from trainforge.jobs.worker_registry import WorkerRegistry
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
@@ -74,6 +76,7 @@ class Worker:
         self.store = store
         self.registry = registry
         self.workers = WorkerRegistry(store.engine)
+        self.studies = StudyStore(store.engine)
         self.worker_id = worker_id or default_worker_id()
         self.poll_seconds = poll_seconds or settings.worker_poll_seconds
         self.lease_seconds = settings.lease_seconds
@@ -116,19 +119,20 @@ class Worker:
     def execute(self, job: JobRecord) -> JobOutcome:
         """Run a claimed job and record how it ended."""
         try:
-            return self._register_and_complete(job, self._run_pipeline(job))
+            result, tuned = self._run_pipeline(job)
+            return self._register_and_complete(job, result, tuned)
         except IllegalTransition as lost:
             # Someone else changed the job meanwhile (a cancellation, or a reaper re-queued it): theirs stands, and
             # the job's Ray task has been cancelled.
             self._log(job, "WARNING", None, f"Worker stopped the job's Ray task: {lost.message}")
             return JobOutcome(JobStatus(lost.current))
-        except WorkerDraining:
+        except (WorkerDraining, StudyStopped):
             return self._return_to_queue(job)
         except Exception as error:  # every failure, ours or a library's, ends the job as failed, never silently
             return self._fail(job, error)
 
     # -- steps ---------------------------------------------------------------------------------------------
-    def _run_pipeline(self, job: JobRecord) -> PipelineResult:
+    def _run_pipeline(self, job: JobRecord) -> tuple[PipelineResult, TuningOutcome | None]:
         ensure_ray(self.settings)
         config = TrainingConfig.model_validate(job.config)
         request = {
@@ -138,17 +142,31 @@ class Worker:
             "feature_store_root": self.settings.resolved_feature_store_root,
             "num_threads": self.settings.train_threads,
         }
+        tuned = None
+        if config.enable_hpo:
+            tuned = tune(
+                job,
+                config,
+                settings=self.settings,
+                job_store=self.store,
+                study_store=self.studies,
+                backend=self.registry.backend,
+                worker_id=self.worker_id,
+                request=request,
+                draining=self._drain_overdue,
+            )
+            request["hyperparams"] = tuned.hyperparams
         stream = run_forecast_task.options(num_cpus=self.settings.job_cpus).remote(request)
         try:
-            result = self._follow(job, stream)
+            result = self._follow(job, stream, progress_from=TUNE_PROGRESS[1] if tuned else 0.0)
         except BaseException:
             ray.cancel(stream, force=True)  # never leave a Ray task computing for a job that has ended
             raise
         if result is None:
             raise PipelineError("the pipeline ended without a result")
-        return result
+        return result, tuned
 
-    def _follow(self, job: JobRecord, stream) -> PipelineResult | None:
+    def _follow(self, job: JobRecord, stream, *, progress_from: float = 0.0) -> PipelineResult | None:
         """Record the stream's events until it ends; raises IllegalTransition if the job was cancelled meanwhile."""
         result: PipelineResult | None = None
         while True:
@@ -165,12 +183,16 @@ class Worker:
             except ray.exceptions.RayTaskError as error:
                 raise error.cause if isinstance(error.cause, Exception) else error from None
             if isinstance(item, StepEvent):
+                if progress_from and item.progress is not None:  # after a study: the fit's progress starts there
+                    item = replace(item, progress=progress_from + (1 - progress_from) * item.progress)
                 self._record(job, item)
             else:
                 result = item
         return result
 
-    def _register_and_complete(self, job: JobRecord, result: PipelineResult) -> JobOutcome:
+    def _register_and_complete(
+        self, job: JobRecord, result: PipelineResult, tuned: TuningOutcome | None = None
+    ) -> JobOutcome:
         self._record(job, StepEvent("register", "Registering the model in MLflow", progress=STEPS["evaluate"]))
         identity = JobIdentity(
             job_id=str(job.job_id),
@@ -179,7 +201,15 @@ class Worker:
             model_type=job.model_type,
             feature_set=job.feature_set,
             config=job.config,
+            study_id=None if tuned is None else str(tuned.study.study_id),
+            best_trial=None if tuned is None else tuned.best.number,
         )
+        if tuned is not None:  # the study's best trial is part of the model's lineage (and its run's metrics)
+            best = tuned.best
+            result = replace(
+                result,
+                metrics={**result.metrics, "hpo_best_trial": float(best.number), "hpo_best_val_mae": best.value},
+            )
         version = self.registry.register_job_result(identity, result)
         self._log(job, "INFO", "register", f"Registered {version.model_id} (MLflow run {version.run_id})")
         metrics = {**result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
@@ -248,13 +278,17 @@ class Worker:
             logger.warning("job %s: %s", reaped.job_id, "re-queued" if reaped.status is JobStatus.QUEUED else "failed")
 
     def _check_drain(self) -> None:
+        if self._drain_overdue():
+            raise WorkerDraining
+
+    def _drain_overdue(self) -> bool:
+        """Whether the worker is shutting down and the running job's grace period is over."""
         if not self._stop.is_set():
-            return
+            return False
         if self._stop_seen_at is None:
             self._stop_seen_at = time.monotonic()
             logger.info("worker %s draining: %g s for the running job", self.worker_id, self.settings.drain_seconds)
-        if time.monotonic() - self._stop_seen_at >= self.settings.drain_seconds:
-            raise WorkerDraining
+        return time.monotonic() - self._stop_seen_at >= self.settings.drain_seconds
 
     # -- recording -----------------------------------------------------------------------------------------
     def _record(self, job: JobRecord, event: StepEvent) -> None:

@@ -14,6 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 ModelType = Literal["forecast", "anomaly"]
+# Optuna samplers a study may use (trainforge.hpo.samplers builds them; its STRATEGIES is the same list).
+OptimizationStrategy = Literal["tpe", "random", "grid", "cmaes", "qmc", "gp"]
+MAX_HPO_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_HPO_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
 # Dates outside this window are typos (or attacks on date arithmetic), not training windows.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -77,7 +81,35 @@ class TrainingConfig(BaseModel):
         default=24, ge=1, le=720, description="How many steps ahead the model forecasts (direct strategy)."
     )
     enable_hpo: bool = Field(default=False, description="Tune hyperparameters with Optuna before the final fit.")
-    n_trials: int = Field(default=50, ge=1, le=10_000, description="Optuna trials when enable_hpo is true.")
+    n_trials: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="With enable_hpo: how many trials the study finishes (complete or pruned; failed ones do not "
+        "count).",
+    )
+    optimization_strategy: OptimizationStrategy = Field(
+        default="tpe",
+        description="With enable_hpo: the Optuna sampler: tpe, random, grid (each point of the space once; float "
+        "parameters need a step), cmaes, qmc, or gp (needs PyTorch installed).",
+    )
+    parallel_jobs: int = Field(
+        default=2, ge=1, le=64, description="With enable_hpo: how many trials run at the same time on Ray."
+    )
+    timeout_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_HPO_TIMEOUT_SECONDS,
+        description="With enable_hpo: end the study this many seconds after its first start (restarts do not reset "
+        "it); trials still running then are failed and the best finished one is fitted. Default: no limit.",
+    )
+    hpo_seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_HPO_SEED,
+        description="With enable_hpo: seed of the sampler, so the same study proposes the same trials. Default: "
+        "unseeded.",
+    )
     validation_split: float = Field(
         default=0.2, gt=0, lt=0.5, description="Fraction of the time range (after train) used for validation."
     )

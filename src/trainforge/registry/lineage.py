@@ -7,8 +7,8 @@ read back compares equal to the value written.
 Version tags: ``job_id``, ``run_id``, ``experiment_id``, ``logged_model_id``, ``tenant_id``, ``model_name``,
 ``model_type``, ``model_family``, ``feature_set``, ``target_variable``, ``data_start``, ``data_end``,
 ``row_count``, ``series_count``, ``data_hash``, ``feature_columns`` (JSON list), ``hyperparams`` (JSON),
-``metrics`` (JSON), ``study_id`` (when tuned), ``code_version``, ``pkg.<name>`` per library, and, once the version
-is numbered, ``semver`` and ``model_id``.
+``metrics`` (JSON), ``study_id`` and ``hpo_best_trial`` (when tuned), ``code_version``, ``pkg.<name>`` per
+library, and, once the version is numbered, ``semver`` and ``model_id``.
 """
 
 from __future__ import annotations
@@ -158,6 +158,8 @@ def version_tags(
     }
     if job.study_id is not None:
         tags["study_id"] = job.study_id
+    if job.best_trial is not None:
+        tags["hpo_best_trial"] = str(job.best_trial)
     tags.update({f"pkg.{name}": version for name, version in package_versions().items()})
     return tags
 

@@ -83,6 +83,11 @@ class ModelRegistry:
         self._client = self._backend.client
         self._runs = TrainingRuns(self._backend)
 
+    @property
+    def backend(self) -> MlflowBackend:
+        """The MLflow backend (a tuning study logs its runs in the same experiments)."""
+        return self._backend
+
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistry:
         """The registry the service is configured for (``TRAINFORGE_MLFLOW_TRACKING_URI``, ``…_ARTIFACT_ROOT``)."""

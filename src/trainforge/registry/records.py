@@ -40,6 +40,7 @@ class JobIdentity:
         feature_set: The feature set the job trained on.
         config: The job's ``TrainingConfig`` as a JSON-ready dict (``config.model_dump(mode="json")``).
         study_id: The Optuna study that chose the hyperparameters, if the job tuned them.
+        best_trial: That study's trial whose hyperparameters the model was fitted with.
     """
 
     job_id: str
@@ -49,6 +50,7 @@ class JobIdentity:
     feature_set: str
     config: Mapping[str, Any] = field(default_factory=dict)
     study_id: str | None = None
+    best_trial: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.job_id, str) or not _JOB_ID_PATTERN.fullmatch(self.job_id):

@@ -1,0 +1,343 @@
+"""The tune step of a job with ``enable_hpo``: run (or resume) its study, then hand the best parameters to the fit.
+
+The worker calls :func:`tune` before the pipeline. The study's coordinator runs here, in the worker's thread, and
+its trials run on Ray (see :mod:`trainforge.hpo.coordinator`). While it runs, every finished trial is written to
+the study's mirror table (what ``GET /optimize/{id}/trials`` reads), to the job's progress and live metrics
+(``current_trial``, ``total_trials``, ``best_mae``, ``best_rmse``), to its logs, and as a child run in MLflow. The
+listener also renews the job's lease, and stops the study when the job is cancelled or the worker drains.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import ray
+
+from trainforge.errors import IllegalTransition, PipelineError
+from trainforge.hpo.coordinator import StudyOutcome, StudySpec, TrialRecord, run_study
+from trainforge.hpo.optuna_storage import open_storage, optuna_study_name
+from trainforge.hpo.records import StudyRecord
+from trainforge.hpo.space import SearchSpace, parse_search_space
+from trainforge.hpo.store import StudyStore
+from trainforge.hpo.study_data import prepare_study_data
+from trainforge.jobs.records import JobRecord
+from trainforge.jobs.status import JobStatus
+from trainforge.jobs.store import JobStore
+from trainforge.models.families import validate_hyperparams
+from trainforge.pipeline.config import TrainingConfig
+from trainforge.settings import Settings
+from trainforge.tracking.mlflow_backend import MlflowBackend
+from trainforge.tracking.study_plots import optimisation_history, param_importances
+from trainforge.tracking.study_runs import StudyRuns
+
+__all__ = ["TUNE_PROGRESS", "TuningOutcome", "tune"]
+
+logger = logging.getLogger(__name__)
+
+# The job's progress while its study runs: from the start of tuning to its end; the final fit takes the rest.
+TUNE_PROGRESS = (0.05, 0.75)
+# How often the listener renews the job's lease and looks for a cancellation (the coordinator asks every 0.5 s).
+_HEARTBEAT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class TuningOutcome:
+    """What the fit needs from the study.
+
+    Attributes:
+        study: The study (its id goes into the model's lineage).
+        hyperparams: Every hyperparameter of the family: the best trial's, the space's fixed ones, the defaults.
+        best: The best trial.
+        outcome: How the study ended.
+    """
+
+    study: StudyRecord
+    hyperparams: dict[str, Any]
+    best: TrialRecord
+    outcome: StudyOutcome
+
+
+class StudyStopped(Exception):
+    """The study was stopped because the worker is draining (the job goes back to the queue)."""
+
+
+class _JobListener:
+    """The coordinator's listener for a study that runs as a job."""
+
+    def __init__(
+        self,
+        *,
+        job: JobRecord,
+        study: StudyRecord,
+        job_store: JobStore,
+        study_store: StudyStore,
+        runs: StudyRuns | None,
+        worker_id: str,
+        lease_seconds: float,
+        draining: Callable[[], bool],
+    ) -> None:
+        self.job, self.study = job, study
+        self.job_store, self.study_store = job_store, study_store
+        self.runs = runs
+        self.worker_id, self.lease_seconds = worker_id, lease_seconds
+        self.draining = draining
+        self.cancelled = False
+        self.drained = False
+        self._last_beat = time.monotonic()
+
+    def trial_started(self, trial: TrialRecord) -> None:
+        self.study_store.record_trial(self.study.study_id, trial)
+
+    def trial_finished(self, trial: TrialRecord, best: TrialRecord | None, counts: dict[str, int]) -> None:
+        self.study_store.record_trial(self.study.study_id, trial)
+        self.study_store.update_progress(self.study.study_id, best, counts)
+        if self.runs is not None:
+            self.runs.trial_finished(trial)
+        finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
+        total = self.study.n_trials
+        low, high = TUNE_PROGRESS
+        metrics: dict[str, float] = {"current_trial": float(finished), "total_trials": float(total)}
+        metrics |= {"trials_pruned": float(counts.get("PRUNED", 0)), "trials_failed": float(counts.get("FAIL", 0))}
+        if best is not None and best.value is not None:
+            metrics["best_mae"] = float(best.value)
+            if best.rmse is not None:
+                metrics["best_rmse"] = float(best.rmse)
+        self.job_store.append_logs(
+            self.job.job_id, [("WARNING" if trial.state == "FAIL" else "INFO", "tune", _describe(trial, best))]
+        )
+        status = self.job_store.report_progress(
+            self.job.job_id,
+            worker_id=self.worker_id,
+            progress=low + (high - low) * min(1.0, finished / max(1, total)),
+            step="tune",
+            metrics=metrics,
+            lease_seconds=self.lease_seconds,
+        )
+        self._last_beat = time.monotonic()
+        self.cancelled = self.cancelled or status is JobStatus.CANCELLED
+
+    def should_stop(self) -> bool:
+        if self.draining():
+            self.drained = True
+            return True
+        if time.monotonic() - self._last_beat >= _HEARTBEAT_SECONDS:
+            self._last_beat = time.monotonic()
+            status = self.job_store.report_progress(
+                self.job.job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+            )
+            self.cancelled = self.cancelled or status is JobStatus.CANCELLED
+        return self.cancelled
+
+
+def tune(
+    job: JobRecord,
+    config: TrainingConfig,
+    *,
+    settings: Settings,
+    job_store: JobStore,
+    study_store: StudyStore,
+    backend: MlflowBackend | None,
+    worker_id: str,
+    request: dict[str, Any],
+    draining: Callable[[], bool],
+) -> TuningOutcome:
+    """Run or resume the job's study and return the best hyperparameters.
+
+    Args:
+        job: The claimed job (``config.enable_hpo`` set).
+        config: Its training configuration.
+        settings: Where Optuna's storage is, Ray CPUs and LightGBM threads.
+        job_store: For the job's progress, logs and lease.
+        study_store: The study and its trials' mirror.
+        backend: MLflow, for the parent and child runs (None: no tracking, e.g. in tests of the step alone).
+        worker_id: The worker holding the job's lease.
+        request: The pipeline request (tenant, feature set, config, feature store root) the data is prepared from.
+        draining: True once the worker is shutting down and its grace period is over.
+
+    Raises:
+        IllegalTransition: The job was cancelled while its study ran (the study is stopped first).
+        StudyStopped: The worker is draining; the study was stopped and can resume on another worker.
+        PipelineError: No trial completed, or too many failed in a row.
+        InvalidInput: The stored search space no longer parses (a model family changed since submission).
+    """
+    study = study_store.get_by_job(job.job_id)
+    if study is None:
+        raise PipelineError(f"job {job.job_id} has enable_hpo but no study: submit it again")
+    space = parse_search_space(
+        job.model_type, config.hyperparams, strategy=config.optimization_strategy, field_prefix="config.hyperparams"
+    )
+    spec = StudySpec(
+        study_id=study.study_id,
+        space=space,
+        strategy=config.optimization_strategy,
+        seed=config.hpo_seed,
+        n_trials=config.n_trials,
+        parallel_jobs=config.parallel_jobs,
+        timeout_seconds=config.timeout_seconds,
+    )
+    storage = open_storage(settings.resolved_optuna_storage_url)
+    job_store.append_logs(
+        job.job_id,
+        [
+            (
+                "INFO",
+                "tune",
+                f"Study {study.study_name!r} ({study.study_id}): {config.n_trials} trials of "
+                f"{config.optimization_strategy}, {config.parallel_jobs} at a time, over "
+                f"{', '.join(space.searched)}; Optuna study {optuna_study_name(study.study_id)!r}",
+            )
+        ],
+    )
+    study_store.set_status(study.study_id, JobStatus.RUNNING)
+    data_ref = prepare_study_data.options(num_cpus=settings.job_cpus).remote(request)
+    runs = _study_runs(backend, job, study, config)
+    listener = _JobListener(
+        job=job,
+        study=study,
+        job_store=job_store,
+        study_store=study_store,
+        runs=runs,
+        worker_id=worker_id,
+        lease_seconds=settings.lease_seconds,
+        draining=draining,
+    )
+    threads, trial_cpus = _trial_resources(settings, config.parallel_jobs)
+    try:
+        outcome = run_study(spec, storage, data_ref, listener, num_threads=threads, trial_cpus=trial_cpus)
+    except BaseException:
+        if runs is not None:
+            runs.close()
+        raise
+    finally:
+        del data_ref  # the prepared rows leave Ray's object store once the study no longer holds them
+    # The status column is the tuning's own record (the API reads the job's status, which also covers the fit).
+    if listener.cancelled:
+        final = JobStatus.CANCELLED
+    elif listener.drained:
+        final = JobStatus.QUEUED
+    else:
+        final = JobStatus.COMPLETED if outcome.best is not None else JobStatus.FAILED
+    study_store.update_progress(study.study_id, outcome.best, outcome.counts, status=final)
+    if listener.cancelled:
+        _close_runs(runs, storage, study, outcome, failed=True)
+        raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
+    if listener.drained:
+        if runs is not None:
+            runs.close()
+        raise StudyStopped
+    _close_runs(runs, storage, study, outcome, failed=outcome.best is None)
+    if outcome.best is None:
+        raise PipelineError(
+            f"the study ended ({outcome.reason}) with no completed trial: {outcome.counts.get('FAIL', 0)} failed, "
+            f"{outcome.counts.get('PRUNED', 0)} pruned"
+        )
+    best = outcome.best
+    job_store.append_logs(
+        job.job_id,
+        [
+            (
+                "INFO",
+                "tune",
+                f"Study ended ({outcome.reason}): {_counts(outcome.counts)}; best trial {best.number} "
+                f"with validation MAE {best.value:.4g}: {best.params}",
+            )
+        ],
+    )
+    hyperparams = validate_hyperparams(job.model_type, _best_hyperparams(space, best))
+    return TuningOutcome(study=study, hyperparams=hyperparams, best=best, outcome=outcome)
+
+
+def _best_hyperparams(space: SearchSpace, best: TrialRecord) -> dict[str, Any]:
+    return space.hyperparams({name: best.params[name] for name in space.searched if name in best.params})
+
+
+def _trial_resources(settings: Settings, parallel_jobs: int) -> tuple[int, float]:
+    """LightGBM threads and Ray CPUs per trial: the job's share of the machine split between its parallel trials.
+
+    Every trial actor reserves a fraction of the job's CPUs, so a study never waits on its own actors for Ray
+    resources, and the threads add up to the training threads a job is given.
+    """
+    threads = max(1, (settings.train_threads or ray.available_resources().get("CPU", 1) or 1) // parallel_jobs)
+    return int(threads), settings.job_cpus / parallel_jobs
+
+
+def _study_runs(backend: MlflowBackend | None, job: JobRecord, study: StudyRecord, config: TrainingConfig):
+    if backend is None:
+        return None
+    try:
+        return StudyRuns(
+            backend,
+            tenant_id=job.tenant_id,
+            model_name=job.model_name,
+            study_id=str(study.study_id),
+            tags={
+                "job_id": str(job.job_id),
+                "study_name": study.study_name,
+                "optimization_strategy": config.optimization_strategy,
+            },
+        )
+    except Exception:  # tracking is a record of the study, never a reason to fail it
+        logger.exception("study %s: MLflow tracking is off for this run", study.study_id)
+        return None
+
+
+def _close_runs(runs: StudyRuns | None, storage, study: StudyRecord, outcome: StudyOutcome, *, failed: bool) -> None:
+    """Finish the parent run with the study's summary, its history plot and its parameter-importance plot."""
+    if runs is None:
+        return
+    try:
+        trials = optuna.load_study(study_name=optuna_study_name(study.study_id), storage=storage).trials
+        figures = [
+            (
+                optimisation_history(
+                    [t.number for t in trials],
+                    [t.value for t in trials],
+                    [t.state.name for t in trials],
+                ),
+                "plots/optimisation_history.png",
+            ),
+            (param_importances(_importances(trials)), "plots/param_importances.png"),
+        ]
+        metrics = {f"trials_{state.lower()}": float(n) for state, n in outcome.counts.items()}
+        if outcome.best is not None and outcome.best.value is not None:
+            metrics["best_val_mae"] = float(outcome.best.value)
+            if outcome.best.rmse is not None:
+                metrics["best_val_rmse"] = float(outcome.best.rmse)
+        params = {"n_trials": str(study.n_trials), "strategy": study.optimization_strategy, "end": outcome.reason}
+        if outcome.best is not None:
+            params |= {"best_trial": str(outcome.best.number)}
+        runs.finish(params=params, metrics=metrics, figures=figures, failed=failed)
+    except Exception:  # as above: a study's tracking never fails its job
+        logger.exception("study %s: could not finish its MLflow run", study.study_id)
+        runs.close()
+
+
+def _importances(trials: list[optuna.trial.FrozenTrial]) -> dict[str, float]:
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 2:
+        return {}
+    study = optuna.create_study()  # in memory: the importance evaluator wants a study, not a list of trials
+    study.add_trials(complete)
+    try:
+        return optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError):  # e.g. every trial has the same parameters
+        return {}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())) or "no trial"
+
+
+def _describe(trial: TrialRecord, best: TrialRecord | None) -> str:
+    seconds = f" in {trial.duration_seconds:.1f} s" if trial.duration_seconds is not None else ""
+    if trial.state == "COMPLETE":
+        mark = " (best so far)" if best is not None and best.number == trial.number else ""
+        return f"Trial {trial.number} complete{seconds}: validation MAE {trial.value:.4g}{mark}; {trial.params}"
+    if trial.state == "PRUNED":
+        return f"Trial {trial.number} pruned{seconds} (validation MAE {trial.value}); {trial.params}"
+    return f"Trial {trial.number} failed{seconds}: {trial.error}"
