@@ -19,7 +19,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         default=Path("~/.trainforge"),
-        description="Directory for the embedded defaults: SQLite files, artifacts, feature store, API key.",
+        description="Directory of the embedded defaults: SQLite files, artifacts, feature store, checkpoints, API key.",
     )
     database_url: str | None = Field(
         default=None,
@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     )
     feature_store_root: str | None = Field(
         default=None, description="Root of the Parquet feature store. Default: <home>/features."
+    )
+    checkpoint_root: str | None = Field(
+        default=None,
+        description="Where each job's finished pipeline steps are kept until the job ends, so a retry skips them. "
+        "Default: <home>/checkpoints.",
     )
     ray_address: str | None = Field(
         default=None,
@@ -119,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def resolved_feature_store_root(self) -> str:
         return self.feature_store_root or str(self.home / "features")
+
+    @property
+    def resolved_checkpoint_root(self) -> str:
+        return self.checkpoint_root or str(self.home / "checkpoints")
 
     def ensure_home(self) -> None:
         """Create the home directory (owner-only) so the embedded SQLite files have somewhere to live."""

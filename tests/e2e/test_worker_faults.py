@@ -119,6 +119,11 @@ def test_a_killed_workers_job_is_completed_by_another_worker_with_one_model_vers
     registry = ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", str(home / "artifacts"))
     versions = registry.list_versions("t1", "load")
     assert [v.tags["job_id"] for v in versions] == [str(job_id)]
+    # The second attempt started from the data the killed one had loaded, and the job's checkpoints are gone.
+    lines = [line.message for line in store.logs(job_id)[0]]
+    assert "Attempt 2 of 3: checkpoints of steps 'load' from an earlier attempt" in lines
+    assert any(line.startswith("Reused the checkpoint of step 'load' from an earlier attempt") for line in lines)
+    assert not (home / "checkpoints" / str(job_id)).exists()
 
 
 def test_sigterm_returns_an_unfinished_job_to_the_queue_after_the_grace_period(world):

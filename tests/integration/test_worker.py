@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
 
+import psutil
 import pytest
 
+from trainforge.db.types import utcnow
 from trainforge.errors import NotFound
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.jobs.checkpoint_dirs import job_checkpoint_dir
 from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
@@ -17,6 +20,7 @@ from trainforge.jobs.submission import submit_job
 from trainforge.jobs.worker import Worker
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
+from trainforge.testing import wait_for
 
 
 @pytest.fixture
@@ -80,8 +84,10 @@ def test_a_job_that_cannot_train_fails_with_a_clear_message_and_a_traceback(setu
     assert any("Traceback" in line.message for line in store.logs(job.job_id)[0])
 
 
-def test_cancelling_a_running_job_stops_its_ray_task_and_registers_nothing(setup):
-    store, features, registry, worker = setup
+def test_cancelling_a_running_job_stops_its_ray_work_within_10_s_and_registers_nothing(setup, settings):
+    store, features, registry, _worker = setup
+    # An idle poll far longer than the promise: a busy worker must still look for the cancellation every second.
+    worker = Worker(settings, store, registry, worker_id="slow-poller", poll_seconds=30)
     # Slow on purpose: a year of four sites, many deep trees at a tiny learning rate (so early stopping never
     # fires), so the job is still fitting when it is cancelled.
     features.write_frame(
@@ -96,20 +102,43 @@ def test_cancelling_a_running_job_stops_its_ray_task_and_registers_nothing(setup
     thread = threading.Thread(target=worker.run, args=(stop,))
     thread.start()
     try:
-        deadline = time.monotonic() + 120
-        while store.get(job.job_id).current_step != "fit":
-            assert time.monotonic() < deadline, "the job never reached the fit step"
-            time.sleep(0.1)
+        wait_for(lambda: store.get(job.job_id).current_step == "fit", 120, "the job to reach the fit step")
+        [task] = wait_for(lambda: ray_processes_running("run_forecast_task"), 30, "the Ray task's process")
         store.transition(job.job_id, JobStatus.CANCELLED, reason="cancelled by test")
-        cancelled_at = time.monotonic()
-        while not any("stopped the job's Ray task" in line.message for line in store.logs(job.job_id)[0]):
-            assert time.monotonic() - cancelled_at < 30, "the worker did not stop the Ray task"
-            time.sleep(0.1)
+        cancelled = store.events(job.job_id)[-1]
+        assert cancelled.to_status is JobStatus.CANCELLED
+        stopped_at = wait_for(lambda: has_stopped(task) and utcnow(), 30, "the Ray task to stop", interval=0.05)
+        assert (stopped_at - cancelled.created_at).total_seconds() <= 10
     finally:
         stop.set()
         thread.join(timeout=60)
+    assert not thread.is_alive()
     assert store.get(job.job_id).status is JobStatus.CANCELLED
+    assert [e.to_status for e in store.events(job.job_id)][-1] is JobStatus.CANCELLED  # never completed after it
+    assert any("stopped the job's Ray task" in line.message for line in store.logs(job.job_id)[0])
     assert versions_of(registry, "t1", "site_load") == []
+    assert not job_checkpoint_dir(settings.resolved_checkpoint_root, job.job_id).exists()
+
+
+def ray_processes_running(function: str) -> list[psutil.Process]:
+    """This test's local Ray workers (descendants of this process) that are running ``function`` right now.
+
+    Ray titles a worker process ``ray::<function>`` while it runs a task of that function, ``ray::IDLE`` otherwise.
+    """
+    running = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if process.cmdline()[:1] == [f"ray::{function}"]:
+                running.append(process)
+    return running
+
+
+def has_stopped(task: psutil.Process) -> bool:
+    """The process has exited (or is a zombie), or it has gone back to idle."""
+    try:
+        return task.status() == psutil.STATUS_ZOMBIE or task.cmdline()[:1] != ["ray::run_forecast_task"]
+    except psutil.NoSuchProcess:
+        return True
 
 
 def versions_of(registry, tenant, model_name):

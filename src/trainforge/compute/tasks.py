@@ -2,7 +2,9 @@
 
 A task only computes: it streams progress events and its result back to the worker (a Ray streaming generator),
 and the worker alone writes to the metadata database and to MLflow. That keeps SQLite single-writer and lets the
-same task run on a remote cluster that cannot reach the worker's files.
+same task run on a remote cluster that cannot reach the worker's database or MLflow. The task does touch files by
+path: it reads the feature store, and reads and writes the job's step checkpoints (``request["checkpoint_dir"]``);
+on a remote cluster both roots must be shared storage, mounted at the same path on the worker and every node.
 """
 
 from __future__ import annotations

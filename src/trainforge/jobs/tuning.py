@@ -193,6 +193,19 @@ def tune(
             )
         ],
     )
+    earlier = study.n_trials_completed + study.n_trials_pruned
+    if earlier:  # a retried job: its study is its checkpoint
+        job_store.append_logs(
+            job.job_id,
+            [
+                (
+                    "INFO",
+                    "tune",
+                    f"Resuming the study from Optuna's storage: {earlier} of {study.n_trials} trials "
+                    "finished in an earlier attempt are kept",
+                )
+            ],
+        )
     study_store.set_status(study.study_id, JobStatus.RUNNING)
     data_ref = prepare_study_data.options(num_cpus=settings.job_cpus).remote(request)
     runs = _study_runs(backend, job, study, config)

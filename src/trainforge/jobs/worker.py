@@ -2,10 +2,12 @@
 
 One worker runs one job at a time (concurrency comes from several workers: ``WorkerPool`` runs them as threads of
 one process, each with its own id and lease). While the job's Ray task streams events back, the worker writes them
-as log lines and progress, renews the job's lease, and watches for a cancellation (then it cancels the Ray task).
+as log lines and progress, renews the job's lease, and watches for a cancellation (then it kills the Ray task).
 Between jobs it heartbeats in the ``workers`` table and reaps the jobs of workers whose leases expired. A failure
-is retried per the :class:`RetryPolicy`. When asked to stop it drains: it claims nothing more, lets the running
-job finish within ``drain_seconds``, then cancels its Ray work and returns it to the queue.
+is retried per the :class:`RetryPolicy`; the retry reuses the steps the failed attempt checkpointed in the job's
+checkpoint directory, which the worker removes once the job has ended. When asked to stop it drains: it claims
+nothing more, lets the running job finish within ``drain_seconds``, then cancels its Ray work and returns it to
+the queue.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 import ray
 
@@ -27,12 +30,14 @@ from trainforge.compute.tasks import run_forecast_task
 from trainforge.db.types import utcnow
 from trainforge.errors import IllegalTransition, PipelineError, TrainforgeError
 from trainforge.hpo.store import StudyStore
+from trainforge.jobs.checkpoint_dirs import SWEEP_SECONDS, job_checkpoint_dir, remove_job_checkpoints, sweep_ended_jobs
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.retry import RetryPolicy
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
 from trainforge.jobs.tuning import TUNE_PROGRESS, StudyStopped, TuningOutcome, tune
 from trainforge.jobs.worker_registry import WorkerRegistry
+from trainforge.pipeline.checkpoints import stored_steps
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
 from trainforge.registry import JobIdentity, ModelRegistry
@@ -42,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 # How often an idle or busy worker touches its row in ``workers`` and looks for expired leases.
 MAINTENANCE_SECONDS = 5.0
+# A busy worker looks for a cancellation at least this often, however long worker_poll_seconds is: cancelling a
+# running job must stop its Ray work within seconds (issue 4 promises 10).
+CANCEL_CHECK_SECONDS = 1.0
 
 
 class WorkerDraining(Exception):
@@ -84,6 +92,7 @@ class Worker:
         self._stop = threading.Event()
         self._stop_seen_at: float | None = None
         self._last_maintenance = 0.0
+        self._last_sweep = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Claim and run jobs until ``stop`` is set; then drain (see the module docstring) and return."""
@@ -117,7 +126,13 @@ class Worker:
         return self.execute(job)
 
     def execute(self, job: JobRecord) -> JobOutcome:
-        """Run a claimed job and record how it ended."""
+        """Run a claimed job and record how it ended; if it has ended for good, remove its checkpoints."""
+        outcome = self._attempt(job)
+        if outcome.status.is_terminal:
+            remove_job_checkpoints(self.settings.resolved_checkpoint_root, job.job_id)
+        return outcome
+
+    def _attempt(self, job: JobRecord) -> JobOutcome:
         try:
             result, tuned = self._run_pipeline(job)
             return self._register_and_complete(job, result, tuned)
@@ -135,12 +150,16 @@ class Worker:
     def _run_pipeline(self, job: JobRecord) -> tuple[PipelineResult, TuningOutcome | None]:
         ensure_ray(self.settings)
         config = TrainingConfig.model_validate(job.config)
+        checkpoint_dir = job_checkpoint_dir(self.settings.resolved_checkpoint_root, job.job_id)
+        self._log_stored_checkpoints(job, checkpoint_dir)
         request = {
             "tenant_id": job.tenant_id,
             "feature_set": job.feature_set,
             "config": config,
             "feature_store_root": self.settings.resolved_feature_store_root,
             "num_threads": self.settings.train_threads,
+            # Written by the Ray task itself: on a remote cluster, the checkpoint root must be shared storage.
+            "checkpoint_dir": str(checkpoint_dir),
         }
         tuned = None
         if config.enable_hpo:
@@ -171,7 +190,7 @@ class Worker:
         result: PipelineResult | None = None
         while True:
             self._check_drain()
-            ready, _ = ray.wait([stream], timeout=self.poll_seconds)
+            ready, _ = ray.wait([stream], timeout=min(self.poll_seconds, CANCEL_CHECK_SECONDS))
             if not ready:
                 if self._heartbeat(job) is JobStatus.CANCELLED:
                     raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
@@ -269,13 +288,21 @@ class Worker:
 
     # -- housekeeping --------------------------------------------------------------------------------------
     def _maintain(self, *, force: bool = False) -> None:
-        """Heartbeat in ``workers`` and reap expired leases, at most every MAINTENANCE_SECONDS."""
+        """Heartbeat in ``workers`` and reap expired leases, at most every MAINTENANCE_SECONDS; remove the checkpoints
+        of ended jobs every SWEEP_SECONDS."""
         if not force and time.monotonic() - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = time.monotonic()
         self.workers.heartbeat(self.worker_id, status="draining" if self._stop.is_set() else "running")
         for reaped in self.store.reap_expired_leases():
             logger.warning("job %s: %s", reaped.job_id, "re-queued" if reaped.status is JobStatus.QUEUED else "failed")
+        if time.monotonic() - self._last_sweep >= SWEEP_SECONDS:
+            self._last_sweep = time.monotonic()
+            try:
+                for job_id in sweep_ended_jobs(self.settings.resolved_checkpoint_root, self.store):
+                    logger.info("job %s has ended: removed its checkpoints", job_id)
+            except Exception:  # housekeeping: never fail the running job for it; the next sweep tries again
+                logger.exception("worker %s: the sweep of ended jobs' checkpoints failed", self.worker_id)
 
     def _check_drain(self) -> None:
         if self._drain_overdue():
@@ -291,6 +318,14 @@ class Worker:
         return time.monotonic() - self._stop_seen_at >= self.settings.drain_seconds
 
     # -- recording -----------------------------------------------------------------------------------------
+    def _log_stored_checkpoints(self, job: JobRecord, checkpoint_dir: Path) -> None:
+        """Say at the start of a retry what earlier attempts left (the pipeline says what it reuses)."""
+        steps = stored_steps(checkpoint_dir)
+        if job.attempts <= 1 and not steps:
+            return
+        found = f"checkpoints of steps {', '.join(map(repr, steps))}" if steps else "no checkpoints"
+        self._log(job, "INFO", None, f"Attempt {job.attempts} of {job.max_attempts}: {found} from an earlier attempt")
+
     def _record(self, job: JobRecord, event: StepEvent) -> None:
         self._log(job, event.level, event.step, event.message)
         status = self.store.report_progress(

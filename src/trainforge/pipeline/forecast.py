@@ -2,13 +2,15 @@
 
 Each step is a plain public function (``load_training_data``, ``build_features``, ``time_split``, the family's
 ``fit``/``predict``, ``seasonal_naive``, ``compare_with_baseline``) that a script can call one by one; this
-module strings them together, times them and reports. Registering the model is the caller's step.
+module strings them together, times them and reports. Given a checkpoint directory, it stores the output of the
+costly steps (``load``, ``fit``) and reuses those an earlier attempt stored (:mod:`trainforge.pipeline.checkpoints`).
+Registering the model is the caller's step.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -17,10 +19,12 @@ from trainforge.features.frequency import steps_per
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models.baseline import seasonal_naive
 from trainforge.models.families import get_family, validate_hyperparams
+from trainforge.models.family import ModelFamily
+from trainforge.pipeline.checkpoints import DataSnapshot, StepCheckpoints, inputs_fingerprint
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
 from trainforge.pipeline.load import data_hash, load_training_data
-from trainforge.pipeline.prepare import build_features, time_split
+from trainforge.pipeline.prepare import ForecastFeatures, TimeSplit, build_features, time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
 
 MODEL_TYPE = "forecast"
@@ -34,12 +38,15 @@ def run_forecast_pipeline(
     feature_store_root: str,
     num_threads: int | None = None,
     hyperparams: Mapping[str, Any] | None = None,
+    checkpoint_dir: str | None = None,
 ) -> Iterator[StepEvent | PipelineResult]:
     """Train and evaluate a global forecast model on one feature set.
 
     Yields, in order: ``load`` (start, then rows and series loaded), ``prepare`` (split sizes, feature count),
     ``fit`` (start, then best iteration), ``evaluate`` (model and baseline metrics) events, then one
-    :class:`PipelineResult`. Progress values come from :data:`STEPS`; start events carry none.
+    :class:`PipelineResult`. Progress values come from :data:`STEPS`; start events carry none. A step reused from
+    a checkpoint yields one event instead of two, saying so; a checkpoint that is stale, unreadable or cannot be
+    saved yields a note or a warning, and the step runs.
 
     Args:
         tenant_id: Owner of the feature set.
@@ -50,6 +57,9 @@ def run_forecast_pipeline(
         hyperparams: Fixed hyperparameters to use instead of ``config.hyperparams`` (e.g. an HPO study's best
             trial). With ``config.enable_hpo`` and no ``hyperparams``, ``config.hyperparams`` is a search space,
             so the family's defaults are used and a warning event says so.
+        checkpoint_dir: The job's checkpoint directory, or ``None`` to keep no checkpoints. With one, the ``load``
+            and ``fit`` steps an earlier attempt with the same inputs stored are reused, and the ones this run
+            does are stored; the result is the same as without.
 
     Raises:
         FeatureSetNotFound: No such feature set.
@@ -62,28 +72,18 @@ def run_forecast_pipeline(
     if hyperparams is None:
         hyperparams = {} if config.enable_hpo else config.hyperparams
     params = validate_hyperparams(MODEL_TYPE, hyperparams)
+    store = ParquetFeatureStore(feature_store_root)
+    checkpoints = None
+    if checkpoint_dir is not None:
+        inputs = inputs_fingerprint(tenant_id, feature_set, config, store.info(tenant_id, feature_set))
+        checkpoints = StepCheckpoints(checkpoint_dir, inputs)
     seconds: dict[str, float] = {}
 
-    yield StepEvent("load", f"Loading feature set {feature_set!r} of tenant {tenant_id!r}")
-    clock = time.perf_counter()  # after the yield: the time the caller spends on an event is not the step's
-    data = load_training_data(ParquetFeatureStore(feature_store_root), tenant_id, feature_set, config)
+    snapshot = yield from _load(store, tenant_id, feature_set, config, checkpoints, seconds)
+    data, digest = snapshot.data, snapshot.digest
     frame, target = data.frame, data.target
-    digest = data_hash(frame)
     series_count = int(frame["series_id"].nunique())
     start, end = frame["timestamp"].min(), frame["timestamp"].max()
-    seconds["load"] = time.perf_counter() - clock
-    yield StepEvent(
-        "load",
-        f"Loaded {len(frame):,} rows of {series_count} series from {start.isoformat()} to {end.isoformat()} "
-        f"(version {data.info.version} of the feature set, frequency {data.frequency}, covariates "
-        f"{data.covariates or 'none'})",
-        progress=STEPS["load"],
-        metrics={
-            "rows": float(len(frame)),
-            "series": float(series_count),
-            "feature_set_version": float(data.info.version),
-        },
-    )
     if warn_defaults:
         yield StepEvent(
             "load",
@@ -109,29 +109,8 @@ def run_forecast_pipeline(
         metrics={**sizes, "features": float(len(features.feature_columns))},
     )
 
-    yield StepEvent(
-        "fit",
-        f"Fitting {family.name} (up to {params['n_estimators']} rounds, learning rate "
-        f"{params['learning_rate']}, at most {num_threads or 'all'} threads)",
-    )
-    clock = time.perf_counter()
-    model = family.fit(
-        features.inputs(split.train),
-        features.model_target(split.train),
-        features.inputs(split.val),
-        features.model_target(split.val),
-        params,
-        num_threads,
-    )
+    model = yield from _fit(family, features, split, params, num_threads, digest, checkpoints, seconds)
     best_iteration = int(model.best_iteration or model.current_iteration())
-    seconds["fit"] = time.perf_counter() - clock
-    yield StepEvent(
-        "fit",
-        f"Fitted {family.name} in {seconds['fit']:.1f} s: best iteration {best_iteration} of at most "
-        f"{params['n_estimators']} (early stopping on validation MAE)",
-        progress=STEPS["fit"],
-        metrics={"best_iteration": float(best_iteration)},
-    )
 
     clock = time.perf_counter()
     test = split.test
@@ -179,3 +158,98 @@ def run_forecast_pipeline(
         ),
         step_seconds=seconds,
     )
+
+
+def _load(
+    store: ParquetFeatureStore,
+    tenant_id: str,
+    feature_set: str,
+    config: TrainingConfig,
+    checkpoints: StepCheckpoints | None,
+    seconds: dict[str, float],
+) -> Generator[StepEvent, None, DataSnapshot]:
+    """The ``load`` step, or its checkpoint: yields its events and returns the data."""
+    clock = time.perf_counter()
+    snapshot = checkpoints.load_data() if checkpoints else None
+    yield from _notices(checkpoints)
+    if snapshot is None:
+        yield StepEvent("load", f"Loading feature set {feature_set!r} of tenant {tenant_id!r}")
+        clock = time.perf_counter()  # after the yield: the time the caller spends on an event is not the step's
+        data = load_training_data(store, tenant_id, feature_set, config)
+        snapshot = DataSnapshot(data, data_hash(data.frame))
+        seconds["load"] = time.perf_counter() - clock
+        if checkpoints:
+            checkpoints.save_data(snapshot)
+        done = "Loaded"
+    else:
+        seconds["load"] = time.perf_counter() - clock
+        done = "Reused the checkpoint of step 'load' from an earlier attempt:"
+    yield from _notices(checkpoints)
+    data, frame = snapshot.data, snapshot.data.frame
+    series_count = int(frame["series_id"].nunique())
+    start, end = frame["timestamp"].min(), frame["timestamp"].max()
+    yield StepEvent(
+        "load",
+        f"{done} {len(frame):,} rows of {series_count} series from {start.isoformat()} to {end.isoformat()} "
+        f"(version {data.info.version} of the feature set, frequency {data.frequency}, covariates "
+        f"{data.covariates or 'none'})",
+        progress=STEPS["load"],
+        metrics={
+            "rows": float(len(frame)),
+            "series": float(series_count),
+            "feature_set_version": float(data.info.version),
+        },
+    )
+    return snapshot
+
+
+def _fit(
+    family: ModelFamily,
+    features: ForecastFeatures,
+    split: TimeSplit,
+    params: dict[str, Any],
+    num_threads: int | None,
+    digest: str,
+    checkpoints: StepCheckpoints | None,
+    seconds: dict[str, float],
+) -> Generator[StepEvent, None, Any]:
+    """The ``fit`` step, or its checkpoint: yields its events and returns the fitted model."""
+    clock = time.perf_counter()
+    model = checkpoints.load_model(params=params, data_hash=digest) if checkpoints else None
+    yield from _notices(checkpoints)
+    if model is None:
+        yield StepEvent(
+            "fit",
+            f"Fitting {family.name} (up to {params['n_estimators']} rounds, learning rate "
+            f"{params['learning_rate']}, at most {num_threads or 'all'} threads)",
+        )
+        clock = time.perf_counter()
+        model = family.fit(
+            features.inputs(split.train),
+            features.model_target(split.train),
+            features.inputs(split.val),
+            features.model_target(split.val),
+            params,
+            num_threads,
+        )
+        seconds["fit"] = time.perf_counter() - clock
+        done = f"Fitted {family.name} in {seconds['fit']:.1f} s"
+        if checkpoints:
+            checkpoints.save_model(model, params=params, data_hash=digest)
+    else:
+        seconds["fit"] = time.perf_counter() - clock
+        done = f"Reused the checkpoint of step 'fit' from an earlier attempt ({family.name})"
+    yield from _notices(checkpoints)
+    best_iteration = int(model.best_iteration or model.current_iteration())
+    yield StepEvent(
+        "fit",
+        f"{done}: best iteration {best_iteration} of at most {params['n_estimators']} (early stopping on "
+        "validation MAE)",
+        progress=STEPS["fit"],
+        metrics={"best_iteration": float(best_iteration)},
+    )
+    return model
+
+
+def _notices(checkpoints: StepCheckpoints | None) -> list[StepEvent]:
+    return checkpoints.take_notices() if checkpoints else []
