@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from trainforge.jobs.request import PRIORITY_SCHEMA
+from trainforge.jobs.request import PRIORITY_SCHEMA, Priority, as_value_error
 from trainforge.jobs.status import PRIORITY_LEVELS, priority_value
 from trainforge.names import NAME_PATTERN, NAME_RULE, TENANT_PATTERN, TENANT_RULE, check_name, check_tenant
 from trainforge.pipeline.config import (
@@ -133,7 +133,7 @@ class OptimizeRequest(BaseModel):
     seed: int | None = Field(
         default=None, ge=0, le=MAX_HPO_SEED, description="Seed of the sampler, for a reproducible study."
     )
-    priority: str | int = Field(
+    priority: Priority = Field(
         default="normal",
         description=f"Of the study's job: one of {', '.join(PRIORITY_LEVELS)}, or an integer from -100 to 100 "
         "(higher runs first).",
@@ -143,26 +143,12 @@ class OptimizeRequest(BaseModel):
     @field_validator("tenant_id")
     @classmethod
     def _safe_tenant(cls, value: str) -> str:
-        return _as_value_error(check_tenant, value, "tenant_id")
+        return as_value_error(check_tenant, value, "tenant_id")
 
     @field_validator("study_name", "feature_set", "model_name")
     @classmethod
     def _safe_name(cls, value: str | None, info) -> str | None:
-        return None if value is None else _as_value_error(check_name, value, info.field_name)
-
-    @field_validator("priority", mode="before")
-    @classmethod
-    def _not_a_boolean(cls, value: object) -> object:
-        # Before validation: lax int validation would take `true` as 1.
-        if isinstance(value, bool):
-            raise ValueError(f"priority must be one of {', '.join(PRIORITY_LEVELS)} or an integer, not a boolean")
-        return value
-
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | int) -> str | int:
-        priority_value(value)  # raises ValueError with the rule
-        return value
+        return None if value is None else as_value_error(check_name, value, info.field_name)
 
     @property
     def priority_value(self) -> int:
@@ -171,11 +157,3 @@ class OptimizeRequest(BaseModel):
     @property
     def job_model_name(self) -> str:
         return self.model_name or self.study_name
-
-
-def _as_value_error(check: Any, value: str, field: str) -> str:
-    # pydantic reports ValueError as a 422 located at the field; our InvalidInput carries the same message.
-    try:
-        return check(value, field)
-    except Exception as error:
-        raise ValueError(getattr(error, "message", str(error))) from None

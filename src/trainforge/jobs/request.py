@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from trainforge.jobs.status import PRIORITY_LEVELS, PRIORITY_MAX, PRIORITY_MIN, priority_value
 from trainforge.names import NAME_PATTERN, NAME_RULE, TENANT_PATTERN, TENANT_RULE, check_name, check_tenant
@@ -19,6 +19,22 @@ PRIORITY_SCHEMA = {
         {"type": "integer", "minimum": PRIORITY_MIN, "maximum": PRIORITY_MAX},
     ]
 }
+
+
+def _not_a_boolean(value: object) -> object:
+    # Before validation: lax int validation would take `true` as 1.
+    if isinstance(value, bool):
+        raise ValueError(f"priority must be one of {', '.join(PRIORITY_LEVELS)} or an integer, not a boolean")
+    return value
+
+
+def _known_priority(value: str | int) -> str | int:
+    priority_value(value)  # raises ValueError with the rule
+    return value
+
+
+# A job's priority as requests give it (a word or an integer), checked; every request type with a priority uses it.
+Priority = Annotated[str | int, BeforeValidator(_not_a_boolean), AfterValidator(_known_priority)]
 
 
 class JobRequest(BaseModel):
@@ -73,7 +89,7 @@ class JobRequest(BaseModel):
         description="Cron expression for recurring training ('0 3 * * *', '@daily', "
         "'CRON_TZ=Europe/Berlin 0 3 * * *'): the job is queued now and again at every due time.",
     )
-    priority: str | int = Field(
+    priority: Priority = Field(
         default="normal",
         description=f"One of {', '.join(PRIORITY_LEVELS)}, or an integer from -100 to 100 (higher runs first).",
         json_schema_extra=PRIORITY_SCHEMA,
@@ -87,33 +103,19 @@ class JobRequest(BaseModel):
     @field_validator("tenant_id")
     @classmethod
     def _safe_tenant(cls, value: str) -> str:
-        return _as_value_error(check_tenant, value, "tenant_id")
+        return as_value_error(check_tenant, value, "tenant_id")
 
     @field_validator("model_name", "feature_set")
     @classmethod
     def _safe_name(cls, value: str, info) -> str:
-        return _as_value_error(check_name, value, info.field_name)
-
-    @field_validator("priority", mode="before")
-    @classmethod
-    def _not_a_boolean(cls, value: object) -> object:
-        # Before validation: lax int validation would take `true` as 1.
-        if isinstance(value, bool):
-            raise ValueError(f"priority must be one of {', '.join(PRIORITY_LEVELS)} or an integer, not a boolean")
-        return value
-
-    @field_validator("priority")
-    @classmethod
-    def _known_priority(cls, value: str | int) -> str | int:
-        priority_value(value)  # raises ValueError with the rule
-        return value
+        return as_value_error(check_name, value, info.field_name)
 
     @property
     def priority_value(self) -> int:
         return priority_value(self.priority)
 
 
-def _as_value_error(check: Any, value: str, field: str) -> str:
+def as_value_error(check: Any, value: str, field: str) -> str:
     # pydantic reports ValueError as a 422 located at the field; our InvalidInput carries the same message.
     try:
         return check(value, field)
