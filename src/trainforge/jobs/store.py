@@ -86,7 +86,7 @@ class JobStore:
             )
         )
         self._record_event(conn, job_id, None, JobStatus.QUEUED, reason, None, now)
-        self._write_log(conn, job_id, now, "INFO", None, f"Job queued ({reason})")
+        self._insert_logs(conn, job_id, now, [("INFO", None, f"Job queued ({reason})")])
         return self._fetch(conn, job_id)
 
     def claim_next(
@@ -238,13 +238,9 @@ class JobStore:
             if changed != 1:
                 raise IllegalTransition(job_id, current.status.value, target.value)
             self._record_event(conn, job_id, current.status, target, reason, worker_id, now)
-            self._write_log(
-                conn,
-                job_id,
-                now,
-                "ERROR" if target is JobStatus.FAILED else "INFO",
-                None,
-                f"Job {current.status.value} -> {target.value}: {reason}",
+            level = "ERROR" if target is JobStatus.FAILED else "INFO"
+            self._insert_logs(
+                conn, job_id, now, [(level, None, f"Job {current.status.value} -> {target.value}: {reason}")]
             )
             return self._fetch(conn, job_id)
 
@@ -256,10 +252,38 @@ class JobStore:
         progress: float | None = None,
         step: str | None = None,
         metrics: dict[str, Any] | None = None,
+        logs: Iterable[tuple[str, str | None, str]] = (),
         lease_seconds: float = 60.0,
     ) -> JobStatus:
-        """Record progress of a running job and renew its lease; returns the job's status (so the worker sees a
-        cancellation). Does nothing to a job this worker no longer holds."""
+        """Record progress of a running job and renew its lease, in one transaction; returns the job's status (so
+        the worker sees a cancellation). Does nothing to a job this worker no longer holds, but its ``logs``
+        (``(level, step, message)`` lines) are appended whatever its status."""
+        with write_transaction(self.engine) as conn:
+            return self.report_progress_in(
+                conn,
+                job_id,
+                worker_id=worker_id,
+                progress=progress,
+                step=step,
+                metrics=metrics,
+                logs=logs,
+                lease_seconds=lease_seconds,
+            )
+
+    def report_progress_in(
+        self,
+        conn: Connection,
+        job_id: UUID,
+        *,
+        worker_id: str,
+        progress: float | None = None,
+        step: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        logs: Iterable[tuple[str, str | None, str]] = (),
+        lease_seconds: float = 60.0,
+    ) -> JobStatus:
+        """:meth:`report_progress` inside a write transaction the caller holds, so that a batch of events (or a
+        study's trial and the job's progress) costs one commit, not one each."""
         now = utcnow()
         values: dict[str, Any] = {
             "updated_at": now,
@@ -269,19 +293,18 @@ class JobStore:
             values["progress"] = max(0.0, min(1.0, progress))
         if step is not None:
             values["current_step"] = step
-        with write_transaction(self.engine) as conn:
-            if metrics:
-                current = conn.execute(select(jobs.metrics).where(jobs.job_id == job_id)).scalar_one_or_none()
-                values["metrics"] = {**(current or {}), **metrics}
-            conn.execute(
-                update(training_jobs)
-                .where(
-                    jobs.job_id == job_id,
-                    jobs.status == JobStatus.RUNNING.value,
-                    jobs.worker_id == worker_id,
-                )
-                .values(**values)
-            )
+        self._insert_logs(conn, job_id, now, logs)
+        if metrics:
+            current = conn.execute(select(jobs.metrics).where(jobs.job_id == job_id)).scalar_one_or_none()
+            values["metrics"] = {**(current or {}), **metrics}
+        # RETURNING saves the second round trip in the common case (the worker still holds the job).
+        status = conn.execute(
+            update(training_jobs)
+            .where(jobs.job_id == job_id, jobs.status == JobStatus.RUNNING.value, jobs.worker_id == worker_id)
+            .values(**values)
+            .returning(jobs.status)
+        ).scalar_one_or_none()
+        if status is None:
             status = conn.execute(select(jobs.status).where(jobs.job_id == job_id)).scalar_one_or_none()
         if status is None:
             raise JobNotFound(job_id)
@@ -289,14 +312,10 @@ class JobStore:
 
     def append_logs(self, job_id: UUID, lines: Iterable[tuple[str, str | None, str]]) -> None:
         """Append ``(level, step, message)`` log lines to a job."""
-        now = utcnow()
-        rows = [
-            {"job_id": job_id, "timestamp": now, "level": level, "step": step, "message": message}
-            for level, step, message in lines
-        ]
-        if rows:
+        lines = list(lines)
+        if lines:
             with write_transaction(self.engine) as conn:
-                conn.execute(insert(training_job_logs), rows)
+                self._insert_logs(conn, job_id, utcnow(), lines)
 
     # -- reading -------------------------------------------------------------------------------------------
     def get(self, job_id: UUID, *, tenant_id: str | None = None) -> JobRecord:
@@ -414,7 +433,10 @@ class JobStore:
         )
 
     @staticmethod
-    def _write_log(conn, job_id, now: datetime, level: str, step: str | None, message: str) -> None:
-        conn.execute(
-            insert(training_job_logs).values(job_id=job_id, timestamp=now, level=level, step=step, message=message)
-        )
+    def _insert_logs(conn, job_id, now: datetime, lines: Iterable[tuple[str, str | None, str]]) -> None:
+        rows = [
+            {"job_id": job_id, "timestamp": now, "level": level, "step": step, "message": message}
+            for level, step, message in lines
+        ]
+        if rows:
+            conn.execute(insert(training_job_logs), rows)
