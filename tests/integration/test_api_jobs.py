@@ -76,6 +76,9 @@ def test_start_then_get_and_list(client):
         ({"model_type": "regression"}, "model_type"),
         ({"priority": "asap"}, "priority"),
         ({"surprise": 1}, "surprise"),
+        ({"config": {"model_family": "seasonal_naive", "register_model": True}}, "config.register_model"),
+        ({"config": {"model_family": "seasonal_naive", "hyperparams": {"n_estimators": 5}}}, "config.hyperparams"),
+        ({"config": {"model_family": "arima"}}, "config.model_family"),
     ],
 )
 def test_bad_requests_are_422_naming_the_field_and_write_nothing(client, change, field):

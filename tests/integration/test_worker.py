@@ -72,6 +72,36 @@ def test_job_runs_on_ray_and_registers_a_model_version(setup):
     ]
 
 
+def test_a_seasonal_naive_job_evaluates_the_baseline_and_registers_nothing(setup):
+    store, features, registry, worker = setup
+    job = submit(store, features, model_family="seasonal_naive")
+    outcome = worker.run_next()
+    assert outcome.status is JobStatus.COMPLETED, store.logs(job.job_id)[0]
+    done = store.get(job.job_id)
+    assert done.model_id is None
+    assert done.progress == 1.0
+    assert done.metrics["mae"] == done.metrics["baseline_mae"] > 0
+    assert done.metrics["test_rows"] > 0
+    assert "cpu_seconds" in done.metrics  # the Ray task's resources, from the last batch of events
+    assert registry.list_versions("t1", "site_load") == []
+    lines = store.logs(job.job_id)[0]
+    assert any(line.step == "evaluate" and "Seasonal-naive" in line.message for line in lines)
+    assert not any(line.step in ("fit", "register") for line in lines)
+    assert lines[-1].message.endswith("evaluated (register_model is false)")
+    # Buffered lines keep the times of their events, and the log stays in order.
+    assert [line.timestamp for line in lines] == sorted(line.timestamp for line in lines)
+
+
+def test_a_job_with_register_model_false_trains_but_registers_no_version(setup):
+    store, features, registry, worker = setup
+    job = submit(store, features, hyperparams={"n_estimators": 20}, register_model=False)
+    assert worker.run_next().status is JobStatus.COMPLETED
+    done = store.get(job.job_id)
+    assert done.model_id is None
+    assert done.metrics["best_iteration"] >= 1
+    assert registry.list_versions("t1", "site_load") == []
+
+
 def test_a_job_that_cannot_train_fails_with_a_clear_message_and_a_traceback(setup):
     store, features, _registry, worker = setup
     # A two-day window cannot hold the lag warm-up plus train/validation/test splits.

@@ -77,6 +77,8 @@ def worker(
 
     configure_logging(verbose)
     settings = settings_for(home)
+    if concurrency is not None:  # before ensure_ray, which sizes Ray's pool of worker processes by it
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
     store = JobStore(open_database(settings), aging_seconds=settings.priority_aging_seconds)
     stop = threading.Event()
     ensure_ray(settings)
@@ -84,7 +86,7 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    pool = WorkerPool(settings, store, registry, size=concurrency)
+    pool = WorkerPool(settings, store, registry)
     pool.start(stop)
     # Job endings are notified from here too, so `serve --no-worker` plus separate workers still sends webhooks
     # (dispatchers on many processes share the work through the database; see docs/notifications.md).

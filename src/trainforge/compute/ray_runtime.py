@@ -37,9 +37,18 @@ def ensure_ray(settings: Settings) -> None:
             logger.info("connecting to the Ray cluster at %s", address)
             ray.init(address=address, **common)
         else:
-            logger.info("starting a local Ray with %s CPUs", settings.ray_num_cpus or "all")
+            cpus = settings.ray_num_cpus or os.cpu_count() or 1
+            logger.info("starting a local Ray with %d CPUs", cpus)
             # A local Ray must not pick up a RAY_ADDRESS meant for something else: address="local" forces a new one.
-            ray.init(address="local", num_cpus=settings.ray_num_cpus, **common)
+            ray.init(
+                address="local",
+                num_cpus=cpus,
+                # Ray keeps only as many idle worker processes as CPUs and kills the rest after a second idle. With
+                # fractional job_cpus, more jobs than CPUs run at once, so between two short jobs Ray would kill a
+                # process and start a new one (~3 s of CPU importing pandas and LightGBM). Keep one per job slot.
+                _system_config={"num_workers_soft_limit": max(cpus, settings.worker_concurrency)},
+                **common,
+            )
 
 
 def shutdown_ray() -> None:

@@ -9,6 +9,9 @@ on a remote cluster both roots must be shared storage, mounted at the same path 
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,48 +19,117 @@ import ray
 
 from trainforge.pipeline.result import PipelineResult, StepEvent
 
+# A streamed item costs the task's process about 3 ms of CPU in Ray (an object put and a report to the owner); a
+# short job has half a dozen events. So events travel in batches, at most this far apart: a long job's log lags by
+# at most this much, and a short job's whole run is one message.
+BATCH_SECONDS = 0.25
+
 
 @ray.remote(max_retries=0)
-def run_forecast_task(request: dict[str, Any]) -> Iterator[StepEvent | PipelineResult]:
+def run_forecast_task(request: dict[str, Any]) -> Iterator[list[StepEvent | PipelineResult]]:
     """Run the forecast pipeline inside a Ray worker (a generator function: Ray streams each yielded item).
 
-    The last event before the result reports the CPU seconds and peak memory of this task's process while it ran
-    (``cpu_seconds``, ``peak_memory_mb``), which the worker stores with the job's metrics.
+    Yields lists of the pipeline's events, in order, each list at most :data:`BATCH_SECONDS` after its first event;
+    the last list ends with the :class:`PipelineResult`. The last event before the result reports the CPU seconds
+    and peak memory of this task's process while it ran (``cpu_seconds``, ``peak_memory_mb``), which the worker
+    stores with the job's metrics.
     """
     from trainforge.compute.resources import measure_resources
     from trainforge.pipeline.forecast import run_forecast_pipeline  # imported in the Ray worker, not at start-up
 
-    result: PipelineResult | None = None
-    with measure_resources() as usage:
-        for item in run_forecast_pipeline(**request):
-            if isinstance(item, PipelineResult):
-                result = item  # held back so that the usage, measured to the end, comes first
-            else:
-                yield item
-    yield StepEvent(
-        "evaluate",
-        f"Ray work used {usage.cpu_seconds:.1f} CPU seconds and at most {usage.peak_memory_mb:.0f} MB of memory",
-        metrics=usage.as_metrics(),
-    )
-    if result is not None:
-        yield result
+    def events() -> Iterator[StepEvent | PipelineResult]:
+        result: PipelineResult | None = None
+        with measure_resources() as usage:
+            for item in run_forecast_pipeline(**request):
+                if isinstance(item, PipelineResult):
+                    result = item  # held back so that the usage, measured to the end, comes first
+                else:
+                    yield item
+        yield StepEvent(
+            "evaluate",
+            f"Ray work used {usage.cpu_seconds:.1f} CPU seconds and at most {usage.peak_memory_mb:.0f} MB of memory",
+            metrics=usage.as_metrics(),
+        )
+        if result is not None:
+            yield result
+
+    yield from batched(events(), BATCH_SECONDS)
 
 
-@ray.remote(max_retries=0)
-def _preload(hold_seconds: float) -> int:
+_END = object()
+
+
+def batched(items: Iterator[Any], seconds: float) -> Iterator[list[Any]]:
+    """Lists of ``items``, each handed on at most ``seconds`` after its first item arrived, the last at the end.
+
+    ``items`` runs in a thread of its own, so that an item is handed on in time even when the next one is a long
+    step away (a fit). An exception of ``items`` is raised here, after the items before it. Written here because
+    neither Ray's streaming generators nor the standard library batch by time.
+    """
+    arrived: queue.Queue[Any] = queue.Queue()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                arrived.put(item)
+        except BaseException as error:  # handed to the consumer, which raises it in the Ray task
+            arrived.put(_Failure(error))
+        arrived.put(_END)
+
+    threading.Thread(target=produce, name="trainforge-pipeline", daemon=True).start()
+    batch: list[Any] = []
+    deadline = None
+    while True:
+        try:
+            item = arrived.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            yield batch
+            batch, deadline = [], None
+            continue
+        if item is _END:
+            if batch:
+                yield batch
+            return
+        if isinstance(item, _Failure):
+            if batch:
+                yield batch
+            raise item.error
+        batch.append(item)
+        if deadline is None:
+            deadline = time.monotonic() + seconds
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _preload(barrier: str, processes: int, timeout_seconds: float) -> int:
     import os
     import time
+    from pathlib import Path
 
     import trainforge.pipeline.forecast  # noqa: F401  (the import is the point: pandas, pyarrow, LightGBM)
 
-    time.sleep(hold_seconds)  # hold this worker process so the next warm-up task lands in another one
+    # Hold this process until every warm-up task has one of its own; otherwise Ray would hand the next warm-up
+    # task to a process that finished its import, and fewer processes than asked for would be warmed.
+    here = Path(barrier)
+    (here / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout_seconds
+    while len(list(here.iterdir())) < processes and time.monotonic() < deadline:
+        time.sleep(0.05)
     return os.getpid()
 
 
-def warm_up_workers(processes: int, hold_seconds: float = 0.5) -> set[int]:
+def warm_up_workers(processes: int, timeout_seconds: float = 120.0) -> set[int]:
     """Import the pipeline in ``processes`` Ray worker processes, so that no job pays the import (~3 s each).
 
-    Ray reuses its worker processes between tasks, so a process warmed here runs later jobs with the libraries
-    already loaded. Returns the warmed processes' pids.
+    Ray reuses its worker processes between tasks (and :func:`~trainforge.compute.ray_runtime.ensure_ray` has it
+    keep this many), so a process warmed here runs later jobs with the libraries already loaded. Local Ray only:
+    the tasks meet at a directory on this machine. Returns the warmed processes' pids.
     """
-    return set(ray.get([_preload.options(num_cpus=1).remote(hold_seconds) for _ in range(processes)]))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="trainforge-warm-up-") as barrier:
+        return set(ray.get([_preload.remote(barrier, processes, timeout_seconds) for _ in range(processes)]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from trainforge.jobs.status import JobStatus
@@ -67,6 +67,15 @@ class JobRecord:
         if self.started_at is None or self.completed_at is None:
             return None
         return (self.completed_at - self.started_at).total_seconds()
+
+
+class PendingLog(NamedTuple):
+    """A log line to write: ``(level, step, message)``, and when it happened (default: when it is written)."""
+
+    level: str
+    step: str | None
+    message: str
+    timestamp: datetime | None = None
 
 
 @dataclass(frozen=True)

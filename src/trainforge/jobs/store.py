@@ -28,10 +28,12 @@ from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
 from trainforge.db.types import utcnow
 from trainforge.errors import IllegalTransition, JobNotFound
-from trainforge.jobs.records import JobEvent, JobRecord, LogLine, NewJob
+from trainforge.jobs.records import JobEvent, JobRecord, LogLine, NewJob, PendingLog
 from trainforge.jobs.status import JobStatus, sources_of
 
 jobs = training_jobs.c
+# A log line to append: (level, step, message), or a PendingLog that also says when it happened.
+LogInput = tuple[str, str | None, str] | PendingLog
 
 
 # Any constant will do: it names the PostgreSQL advisory lock that serialises claims when limits apply.
@@ -138,26 +140,31 @@ class JobStore:
             ).scalar_one_or_none()
             if candidate is None:
                 return None
-            claimed = conn.execute(
-                update(training_jobs)
-                .where(and_(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value))
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    worker_id=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    started_at=now,
-                    completed_at=None,
-                    not_before=None,
-                    attempts=jobs.attempts + 1,
-                    progress=0.0,
-                    current_step=None,
-                    updated_at=now,
+            claimed = (
+                conn.execute(
+                    update(training_jobs)
+                    .where(and_(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value))
+                    .returning(*training_jobs.c)
+                    .values(
+                        status=JobStatus.RUNNING.value,
+                        worker_id=worker_id,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        started_at=now,
+                        completed_at=None,
+                        not_before=None,
+                        attempts=jobs.attempts + 1,
+                        progress=0.0,
+                        current_step=None,
+                        updated_at=now,
+                    )
                 )
-            ).rowcount
-            if claimed != 1:  # cannot happen under the lock above; kept as a guard, not a retry loop
+                .mappings()
+                .one_or_none()
+            )
+            if claimed is None:  # cannot happen under the row lock above; kept as a guard, not a retry loop
                 return None
             self._record_event(conn, candidate, JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now)
-            return self._fetch(conn, candidate)
+            return JobRecord.from_row(claimed)
 
     def reap_expired_leases(self, *, now: datetime | None = None) -> list[JobRecord]:
         """Return to the queue (or fail, after their last attempt) the running jobs whose lease has expired: their
@@ -196,6 +203,7 @@ class JobStore:
         worker_id: str | None = None,
         lease_expired_before: datetime | None = None,
         merge_metrics: dict[str, Any] | None = None,
+        logs: Iterable[LogInput] = (),
         **fields: Any,
     ) -> JobRecord:
         """Move a job to ``target`` if the state machine allows it from its current status.
@@ -211,6 +219,8 @@ class JobStore:
                 against a heartbeat that renewed the lease in the meantime).
             merge_metrics: metrics to add to the job's (read under the same row lock, so none recorded by a
                 progress event is lost).
+            logs: log lines to append in the same transaction, before the transition's own (a worker's last
+                buffered events); written only if the transition happens.
             **fields: other columns to set in the same UPDATE (``metrics``, ``model_id``, ``error_message``, …).
 
         Raises:
@@ -238,6 +248,7 @@ class JobStore:
             if changed != 1:
                 raise IllegalTransition(job_id, current.status.value, target.value)
             self._record_event(conn, job_id, current.status, target, reason, worker_id, now)
+            self._insert_logs(conn, job_id, now, logs)
             level = "ERROR" if target is JobStatus.FAILED else "INFO"
             self._insert_logs(
                 conn, job_id, now, [(level, None, f"Job {current.status.value} -> {target.value}: {reason}")]
@@ -252,7 +263,7 @@ class JobStore:
         progress: float | None = None,
         step: str | None = None,
         metrics: dict[str, Any] | None = None,
-        logs: Iterable[tuple[str, str | None, str]] = (),
+        logs: Iterable[LogInput] = (),
         lease_seconds: float = 60.0,
     ) -> JobStatus:
         """Record progress of a running job and renew its lease, in one transaction; returns the job's status (so
@@ -279,7 +290,7 @@ class JobStore:
         progress: float | None = None,
         step: str | None = None,
         metrics: dict[str, Any] | None = None,
-        logs: Iterable[tuple[str, str | None, str]] = (),
+        logs: Iterable[LogInput] = (),
         lease_seconds: float = 60.0,
     ) -> JobStatus:
         """:meth:`report_progress` inside a write transaction the caller holds, so that a batch of events (or a
@@ -310,7 +321,7 @@ class JobStore:
             raise JobNotFound(job_id)
         return JobStatus(status)
 
-    def append_logs(self, job_id: UUID, lines: Iterable[tuple[str, str | None, str]]) -> None:
+    def append_logs(self, job_id: UUID, lines: Iterable[LogInput]) -> None:
         """Append ``(level, step, message)`` log lines to a job."""
         lines = list(lines)
         if lines:
@@ -433,10 +444,12 @@ class JobStore:
         )
 
     @staticmethod
-    def _insert_logs(conn, job_id, now: datetime, lines: Iterable[tuple[str, str | None, str]]) -> None:
-        rows = [
-            {"job_id": job_id, "timestamp": now, "level": level, "step": step, "message": message}
-            for level, step, message in lines
-        ]
+    def _insert_logs(conn, job_id, now: datetime, lines: Iterable[LogInput]) -> None:
+        rows = []
+        for line in lines:
+            level, step, message, timestamp = PendingLog(*line)
+            rows.append(
+                {"job_id": job_id, "timestamp": timestamp or now, "level": level, "step": step, "message": message}
+            )
         if rows:
             conn.execute(insert(training_job_logs), rows)

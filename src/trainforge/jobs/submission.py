@@ -48,6 +48,8 @@ def prepare_job(request: JobRequest, *, features: ParquetFeatureStore, created_b
         from trainforge.hpo.submission import check_job_search_space  # imported here: it imports this module
 
         hyperparams = check_job_search_space(request.model_type, request.config)
+    elif request.config.model_family == "seasonal_naive":
+        hyperparams = {}  # nothing is fitted; TrainingConfig refuses hyperparameters for it
     else:
         hyperparams = validate_hyperparams(request.model_type, request.config.hyperparams)
     try:

@@ -31,6 +31,7 @@ from trainforge.db.types import utcnow
 from trainforge.errors import IllegalTransition, PipelineError, TrainforgeError
 from trainforge.hpo.store import StudyStore
 from trainforge.jobs.checkpoint_dirs import SWEEP_SECONDS, job_checkpoint_dir, remove_job_checkpoints, sweep_ended_jobs
+from trainforge.jobs.progress import JobProgress
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.retry import RetryPolicy
 from trainforge.jobs.status import JobStatus
@@ -93,6 +94,7 @@ class Worker:
         self._stop_seen_at: float | None = None
         self._last_maintenance = 0.0
         self._last_sweep = 0.0
+        self._progress: JobProgress | None = None  # the running job's buffered events
 
     def run(self, stop: threading.Event) -> None:
         """Claim and run jobs until ``stop`` is set; then drain (see the module docstring) and return."""
@@ -127,6 +129,7 @@ class Worker:
 
     def execute(self, job: JobRecord) -> JobOutcome:
         """Run a claimed job and record how it ended; if it has ended for good, remove its checkpoints."""
+        self._progress = JobProgress(self.store, job.job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds)
         outcome = self._attempt(job)
         if outcome.status.is_terminal:
             remove_job_checkpoints(self.settings.resolved_checkpoint_root, job.job_id)
@@ -135,11 +138,14 @@ class Worker:
     def _attempt(self, job: JobRecord) -> JobOutcome:
         try:
             result, tuned = self._run_pipeline(job)
+            if not TrainingConfig.model_validate(job.config).registers_model:
+                return self._complete(job, result, model_id=None, reason="evaluated (register_model is false)")
             return self._register_and_complete(job, result, tuned)
         except IllegalTransition as lost:
             # Someone else changed the job meanwhile (a cancellation, or a reaper re-queued it): theirs stands, and
             # the job's Ray task has been cancelled.
             self._log(job, "WARNING", None, f"Worker stopped the job's Ray task: {lost.message}")
+            self._job_progress.flush()
             return JobOutcome(JobStatus(lost.current))
         except (WorkerDraining, StudyStopped):
             return self._return_to_queue(job)
@@ -163,6 +169,7 @@ class Worker:
         }
         tuned = None
         if config.enable_hpo:
+            self._job_progress.flush()  # the study writes its own lines: this job's earlier ones go first
             tuned = tune(
                 job,
                 config,
@@ -196,23 +203,25 @@ class Worker:
                     raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
                 continue
             try:
-                item = ray.get(next(stream))
+                batch = ray.get(next(stream))  # a list of events (see run_forecast_task), the result last
             except StopIteration:
                 break
             except ray.exceptions.RayTaskError as error:
                 raise error.cause if isinstance(error.cause, Exception) else error from None
-            if isinstance(item, StepEvent):
-                if progress_from and item.progress is not None:  # after a study: the fit's progress starts there
-                    item = replace(item, progress=progress_from + (1 - progress_from) * item.progress)
-                self._record(job, item)
-            else:
-                result = item
+            for item in batch:
+                if isinstance(item, StepEvent):
+                    if progress_from and item.progress is not None:  # after a study: the fit's progress starts there
+                        item = replace(item, progress=progress_from + (1 - progress_from) * item.progress)
+                    self._record(job, item)
+                else:
+                    result = item
         return result
 
     def _register_and_complete(
         self, job: JobRecord, result: PipelineResult, tuned: TuningOutcome | None = None
     ) -> JobOutcome:
         self._record(job, StepEvent("register", "Registering the model in MLflow", progress=STEPS["evaluate"]))
+        self._job_progress.flush()  # registration takes a while: show where the job is
         identity = JobIdentity(
             job_id=str(job.job_id),
             tenant_id=job.tenant_id,
@@ -231,25 +240,33 @@ class Worker:
             )
         version = self.registry.register_job_result(identity, result)
         self._log(job, "INFO", "register", f"Registered {version.model_id} (MLflow run {version.run_id})")
-        metrics = {**result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
+        return self._complete(
+            job, result, model_id=version.model_id, reason=f"trained and registered {version.model_id}"
+        )
+
+    def _complete(self, job: JobRecord, result: PipelineResult, *, model_id: str | None, reason: str) -> JobOutcome:
+        logs, live = self._job_progress.take()
+        metrics = {**live, **result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
         self.store.transition(
             job.job_id,
             JobStatus.COMPLETED,
-            reason=f"trained and registered {version.model_id}",
+            reason=reason,
             worker_id=self.worker_id,
-            model_id=version.model_id,
+            model_id=model_id,
             # Merged, not replaced: events already stored live metrics (rows, resources) that the result lacks.
             merge_metrics=metrics,
+            logs=logs,
             progress=1.0,
             current_step="done",
         )
-        return JobOutcome(JobStatus.COMPLETED, model_id=version.model_id)
+        return JobOutcome(JobStatus.COMPLETED, model_id=model_id)
 
     def _fail(self, job: JobRecord, error: Exception) -> JobOutcome:
         """End the attempt as failed: back to the queue after a backoff, or failed for good (RetryPolicy)."""
         message = error.message if isinstance(error, TrainforgeError) else f"{type(error).__name__}: {error}"
         self._log(job, "ERROR", None, "".join(traceback.format_exception(error)).rstrip())
         decision = self.retry_policy.decide(attempt=job.attempts, max_attempts=job.max_attempts, error=error)
+        logs, live = self._job_progress.take()
         try:
             if decision.retry:
                 self.store.transition(
@@ -259,6 +276,8 @@ class Worker:
                     worker_id=self.worker_id,
                     error_message=message,
                     not_before=utcnow() + timedelta(seconds=decision.delay_seconds),
+                    merge_metrics=live,
+                    logs=logs,
                 )
                 return JobOutcome(JobStatus.QUEUED, error=message)
             self.store.transition(
@@ -267,13 +286,17 @@ class Worker:
                 reason=f"{message} ({decision.reason})",
                 worker_id=self.worker_id,
                 error_message=message,
+                merge_metrics=live,
+                logs=logs,
             )
         except IllegalTransition as lost:
+            self.store.append_logs(job.job_id, logs)  # the job ended otherwise; its lines are still its history
             return JobOutcome(JobStatus(lost.current), error=message)
         return JobOutcome(JobStatus.FAILED, error=message)
 
     def _return_to_queue(self, job: JobRecord) -> JobOutcome:
         """Give a job back when this worker shuts down before the job could finish (not a failed attempt)."""
+        self._job_progress.flush()
         try:
             self.store.transition(
                 job.job_id,
@@ -326,22 +349,22 @@ class Worker:
         found = f"checkpoints of steps {', '.join(map(repr, steps))}" if steps else "no checkpoints"
         self._log(job, "INFO", None, f"Attempt {job.attempts} of {job.max_attempts}: {found} from an earlier attempt")
 
+    @property
+    def _job_progress(self) -> JobProgress:
+        if self._progress is None:
+            raise RuntimeError("no job is running on this worker")
+        return self._progress
+
     def _record(self, job: JobRecord, event: StepEvent) -> None:
-        self._log(job, event.level, event.step, event.message)
-        status = self.store.report_progress(
-            job.job_id,
-            worker_id=self.worker_id,
-            progress=event.progress,
-            step=event.step,
-            metrics=event.metrics,
-            lease_seconds=self.lease_seconds,
+        status = self._job_progress.record(
+            event.level, event.step, event.message, progress=event.progress, metrics=event.metrics
         )
         if status is JobStatus.CANCELLED:
             raise IllegalTransition(job.job_id, status.value, JobStatus.RUNNING.value)
 
     def _heartbeat(self, job: JobRecord) -> JobStatus:
         self._maintain()
-        return self.store.report_progress(job.job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds)
+        return self._job_progress.flush()
 
     def _log(self, job: JobRecord, level: str, step: str | None, message: str) -> None:
-        self.store.append_logs(job.job_id, [(level, step, message)])
+        self._job_progress.log(level, step, message)

@@ -35,7 +35,7 @@ class WorkerPool:
         ensure_ray(self.settings)
         if not self.settings.ray_address:
             # Local Ray only: a cluster's worker processes are the cluster's, and warm up on first use.
-            warmed = warm_up_workers(max(1, int(ray.cluster_resources().get("CPU", 1))))
+            warmed = warm_up_workers(max(len(self.workers), int(ray.cluster_resources().get("CPU", 1))))
             logger.info("warmed %d Ray worker processes", len(warmed))
         for worker in self.workers:
             thread = threading.Thread(target=worker.run, args=(stop,), name=f"worker {worker.worker_id}", daemon=True)

@@ -14,6 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 ModelType = Literal["forecast", "anomaly"]
+# What a forecast job fits: LightGBM (the default), or nothing at all: seasonal_naive evaluates the baseline alone,
+# the cheapest job there is (a data check, a benchmark of the queue, the yardstick for a new feature set).
+ModelFamilyName = Literal["lightgbm", "seasonal_naive"]
 # Optuna samplers a study may use (trainforge.hpo.samplers builds them; its STRATEGIES is the same list).
 OptimizationStrategy = Literal["tpe", "random", "grid", "cmaes", "qmc", "gp"]
 MAX_HPO_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -79,6 +82,18 @@ class TrainingConfig(BaseModel):
     target_variable: str = Field(default="load_kw", min_length=1, max_length=128, description="Column to forecast.")
     horizon: int = Field(
         default=24, ge=1, le=720, description="How many steps ahead the model forecasts (direct strategy)."
+    )
+    model_family: ModelFamilyName = Field(
+        default="lightgbm",
+        description="What to fit: lightgbm (a global LightGBM model over every series), or seasonal_naive (nothing "
+        "is fitted: the job evaluates the seasonal-naive baseline alone; it takes no hyperparameters, no "
+        "enable_hpo, and needs register_model false).",
+    )
+    register_model: bool | None = Field(
+        default=None,
+        description="Register the fitted model as a new version in the model registry (and track the run in "
+        "MLflow). False: an evaluation run: the job ends completed with its metrics and no model_id. Default: "
+        "true, except with model_family seasonal_naive, which has no model to register.",
     )
     enable_hpo: bool = Field(default=False, description="Tune hyperparameters with Optuna before the final fit.")
     n_trials: int = Field(
@@ -157,6 +172,24 @@ class TrainingConfig(BaseModel):
             raise ValueError("end_date must be after start_date")
         return aware
 
+    @field_validator("register_model", "enable_hpo")
+    @classmethod
+    def _fits_the_family(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if info.data.get("model_family") != "seasonal_naive":
+            return value
+        if info.field_name == "register_model" and value:
+            raise ValueError("must be false with model_family seasonal_naive: the baseline fits nothing to register")
+        if info.field_name == "enable_hpo" and value:
+            raise ValueError("must be false with model_family seasonal_naive: the baseline has nothing to tune")
+        return value
+
+    @field_validator("hyperparams")
+    @classmethod
+    def _no_hyperparams_for_the_baseline(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if value and info.data.get("model_family") == "seasonal_naive":
+            raise ValueError("must be empty with model_family seasonal_naive (its season is seasonal_period)")
+        return value
+
     @field_validator("test_split")
     @classmethod
     def _leaves_training_data(cls, value: float, info: ValidationInfo) -> float:
@@ -164,3 +197,10 @@ class TrainingConfig(BaseModel):
         if validation is not None and validation + value >= 0.8:
             raise ValueError("validation_split + test_split must leave at least 20% of the data for training")
         return value
+
+    @property
+    def registers_model(self) -> bool:
+        """Whether the job ends by registering a model version (see ``register_model``)."""
+        if self.register_model is not None:
+            return self.register_model
+        return self.model_family != "seasonal_naive"

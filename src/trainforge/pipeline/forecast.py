@@ -13,6 +13,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trainforge.features.frequency import steps_per
@@ -23,7 +24,7 @@ from trainforge.models.family import ModelFamily
 from trainforge.pipeline.checkpoints import DataSnapshot, StepCheckpoints, inputs_fingerprint
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
-from trainforge.pipeline.load import data_hash, load_training_data
+from trainforge.pipeline.load import TrainingData, data_hash, load_training_data
 from trainforge.pipeline.prepare import ForecastFeatures, TimeSplit, build_features, time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
 
@@ -67,6 +68,13 @@ def run_forecast_pipeline(
         InsufficientData: Too few rows after the date filter and the lag warm-up.
         PipelineError: The model could not be fitted.
     """
+    if config.model_family == "seasonal_naive":
+        from trainforge.pipeline.baseline_only import run_baseline_pipeline  # it imports this module's steps
+
+        yield from run_baseline_pipeline(
+            tenant_id=tenant_id, feature_set=feature_set, config=config, feature_store_root=feature_store_root
+        )
+        return
     family = get_family(MODEL_TYPE)
     warn_defaults = hyperparams is None and config.enable_hpo
     if hyperparams is None:
@@ -79,7 +87,7 @@ def run_forecast_pipeline(
         checkpoints = StepCheckpoints(checkpoint_dir, inputs)
     seconds: dict[str, float] = {}
 
-    snapshot = yield from _load(store, tenant_id, feature_set, config, checkpoints, seconds)
+    snapshot = yield from load_step(store, tenant_id, feature_set, config, checkpoints, seconds)
     data, digest = snapshot.data, snapshot.digest
     frame, target = data.frame, data.target
     series_count = int(frame["series_id"].nunique())
@@ -115,10 +123,7 @@ def run_forecast_pipeline(
     clock = time.perf_counter()
     test = split.test
     forecast = features.to_forecast(test, family.predict(model, features.inputs(test)))
-    season = config.seasonal_period or steps_per("1D", data.frequency) or 1
-    baseline = seasonal_naive(
-        frame, target, season=season, horizon=config.horizon, freq=data.frequency, at=test
-    ).to_numpy()
+    baseline = baseline_forecast(data, config, test)
     actual = test[target].to_numpy(dtype=float)
     metrics = {**compare_with_baseline(actual, forecast, baseline), **sizes}
     seconds["evaluate"] = time.perf_counter() - clock
@@ -147,20 +152,33 @@ def run_forecast_pipeline(
             data_hash=digest,
             feature_columns=list(features.feature_columns),
         ),
-        test_predictions=pd.DataFrame(
-            {
-                "timestamp": test["timestamp"].to_numpy(),
-                "series_id": test["series_id"].astype("str").to_numpy(),
-                "actual": actual,
-                "forecast": forecast,
-                "baseline": baseline,
-            }
-        ),
+        test_predictions=prediction_frame(test, actual, forecast, baseline),
         step_seconds=seconds,
     )
 
 
-def _load(
+def prediction_frame(test: pd.DataFrame, actual: np.ndarray, forecast: np.ndarray, baseline: np.ndarray):
+    """The test rows' ``timestamp``, ``series_id``, ``actual``, ``forecast`` and ``baseline`` (for the plots)."""
+    return pd.DataFrame(
+        {
+            "timestamp": test["timestamp"].to_numpy(),
+            "series_id": test["series_id"].astype("str").to_numpy(),
+            "actual": actual,
+            "forecast": forecast,
+            "baseline": baseline,
+        }
+    )
+
+
+def baseline_forecast(data: TrainingData, config: TrainingConfig, at: pd.DataFrame) -> np.ndarray:
+    """The seasonal-naive forecast of ``at``'s rows from ``data`` (season: ``config.seasonal_period``, else a day)."""
+    season = config.seasonal_period or steps_per("1D", data.frequency) or 1
+    return seasonal_naive(
+        data.frame, data.target, season=season, horizon=config.horizon, freq=data.frequency, at=at
+    ).to_numpy()
+
+
+def load_step(
     store: ParquetFeatureStore,
     tenant_id: str,
     feature_set: str,

@@ -1,0 +1,346 @@
+"""Orchestration throughput: 1,000 small jobs through the real queue and workers on PostgreSQL, and GET latency.
+
+The jobs are ``model_family: seasonal_naive`` with ``register_model: false`` on a short series (one series, 60
+days hourly): nothing is fitted and nothing registered, so what is measured is the orchestration — the HTTP
+submission, the queue, the claim, the Ray task, its streamed events, the job's log and progress writes and its
+completion. The deployment is the production one: ``trainforge serve --no-worker`` (the API) and one
+``trainforge worker -c W`` process (W worker threads sharing local Ray), on a fresh PostgreSQL database.
+
+Phases:
+1. warm-up: W jobs, so that every Ray worker process has imported the pipeline;
+2. burst: ``--jobs`` submissions over HTTP (8 client threads) while ``--pollers`` pollers each GET the status of a
+   random job of the burst every ``--poll-interval`` seconds (the CLI's ``jobs watch`` polls every 0.5 s);
+3. rest: the same pollers for ``--rest-seconds`` against an idle server.
+
+Throughput is ``jobs / (last completed_at - first created_at)`` from the jobs' own rows; queue wait is
+``started_at - created_at``. CPU per job is the whole machine's busy CPU time during the burst divided by the jobs
+(it includes the benchmark's own clients and anything else running: run it on a quiet machine).
+
+Usage: .venv/bin/python -m bench.queue [--jobs 1000] [--workers 8] [--pollers 100] [--poll-interval 0.5]
+The last line printed is one JSON object: jobs_per_s, wait_p50_s, wait_p99_s, get_p50_ms, get_p99_ms (the GET
+figures are those of the burst), and the same for the rest phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+import uvloop
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench._common import console, print_table
+from trainforge.db.engine import make_engine
+from trainforge.db.tables import training_jobs
+from trainforge.features.store import ParquetFeatureStore
+from trainforge.settings import load_settings
+from trainforge.tenancy import KeyStore
+from trainforge.testing import TRAINFORGE, trainforge_server, wait_for
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/trainforge_bench_queue"
+TENANT, FEATURE_SET = "bench", "short_series"
+SUBMIT_THREADS = 8
+
+
+def short_series(days: int = 60) -> pd.DataFrame:
+    """One hourly series with a daily cycle and noise: enough rows for a split, small enough to cost nothing."""
+    timestamps = pd.date_range("2024-01-01", periods=days * 24, freq="h", tz="UTC")
+    hours = timestamps.hour.to_numpy()
+    rng = np.random.default_rng(0)
+    load = 100 + 30 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 3, len(timestamps))
+    return pd.DataFrame({"timestamp": timestamps, "series_id": "meter-1", "load_kw": load})
+
+
+def fresh_database(url: str) -> None:
+    """Drop and create the benchmark's database, so every run starts from an empty queue."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+JOB = {
+    "tenant_id": TENANT,
+    "model_type": "forecast",
+    "model_name": "queue_bench",
+    "feature_set": FEATURE_SET,
+    "config": {"model_family": "seasonal_naive", "register_model": False, "horizon": 24},
+}
+
+
+def submit(base: str, auth: dict[str, str], count: int) -> list[str]:
+    """Submit ``count`` jobs over HTTP from SUBMIT_THREADS client threads; returns their ids."""
+
+    def one_batch(n: int) -> list[str]:
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+            ids = []
+            for _ in range(n):
+                response = client.post("/ai/training/jobs/start", json=JOB)
+                response.raise_for_status()
+                ids.append(response.json()["job_id"])
+            return ids
+
+    shares = [count // SUBMIT_THREADS + (i < count % SUBMIT_THREADS) for i in range(SUBMIT_THREADS)]
+    with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+        return [job_id for ids in pool.map(one_batch, shares) for job_id in ids]
+
+
+class Pollers:
+    """``n`` clients, each GETting a random job's status every ``interval`` seconds, in a thread of their own.
+
+    Each poller holds one keep-alive connection and speaks HTTP/1.1 over asyncio streams on uvloop. Written by hand
+    because httpx's async client costs about a millisecond of CPU per request: at 200 requests a second on two
+    cores, that load (and its event loop's delay) would be measured as the server's latency.
+    """
+
+    def __init__(self, base: str, auth: dict[str, str], n: int, interval: float) -> None:
+        url = httpx.URL(base)
+        self.host, self.port, self.token = url.host, url.port, auth["Authorization"]
+        self.n, self.interval = n, interval
+        self.job_ids: list[str] = []
+        self.latencies: list[float] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: uvloop.run(self._run()), daemon=True)
+
+    def start(self) -> Pollers:
+        self._thread.start()
+        return self
+
+    def take(self) -> list[float]:
+        """The latencies (seconds) measured since the last take."""
+        taken, self.latencies = self.latencies, []
+        return taken
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    async def _run(self) -> None:
+        await asyncio.gather(*(self._poll(i) for i in range(self.n)))
+
+    async def _poll(self, index: int) -> None:
+        await asyncio.sleep(self.interval * index / self.n)  # spread the pollers over the interval
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                if self.job_ids:
+                    request = (
+                        f"GET /ai/training/jobs/{random.choice(self.job_ids)} HTTP/1.1\r\nHost: {self.host}\r\n"
+                        f"Authorization: {self.token}\r\n\r\n"
+                    )
+                    writer.write(request.encode())
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                    await reader.readexactly(length)
+                    if head.startswith(b"HTTP/1.1 200"):
+                        self.latencies.append(time.perf_counter() - started)
+                    else:
+                        self.errors += 1
+                await asyncio.sleep(max(0.0, self.interval - (time.perf_counter() - started)))
+        finally:
+            writer.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def unfinished(url: str) -> int:
+    """How many jobs have not ended (read from the database: asking the API would load the server measured)."""
+    engine = create_engine(url)
+    c = training_jobs.c
+    with engine.connect() as conn:
+        count = conn.execute(
+            select(func.count()).where(c.status.not_in(("completed", "failed", "cancelled")))
+        ).scalar_one()
+    engine.dispose()
+    return count
+
+
+def job_times(url: str, job_ids: list[str]) -> pd.DataFrame:
+    """created/started/completed times and status of the given jobs, from the database."""
+    engine = create_engine(url)
+    c = training_jobs.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(c.job_id, c.status, c.created_at, c.started_at, c.completed_at)).all()
+    engine.dispose()
+    frame = pd.DataFrame(rows, columns=["job_id", "status", "created_at", "started_at", "completed_at"])
+    wanted = set(job_ids)
+    return frame[frame["job_id"].astype(str).isin(wanted)].reset_index(drop=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=8, help="worker threads in the worker process")
+    parser.add_argument("--pollers", type=int, default=100)
+    parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--rest-seconds", type=float, default=20.0)
+    parser.add_argument("--logs", type=Path, help="keep the server's and the worker's logs in this directory")
+    parser.add_argument("--database-url", default=os.environ.get("TRAINFORGE_BENCH_PG_URL", DEFAULT_PG))
+    args = parser.parse_args()
+
+    fresh_database(args.database_url)
+    with tempfile.TemporaryDirectory(prefix="trainforge-bench-queue-") as tmp:
+        home = Path(tmp) / "home"
+        settings = load_settings(home=home)
+        settings.ensure_home()
+        ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
+            TENANT, FEATURE_SET, short_series(), timestamp_col="timestamp", series_col="series_id"
+        )
+        env = {
+            **os.environ,
+            "TRAINFORGE_HOME": str(home),
+            "TRAINFORGE_DATABASE_URL": args.database_url,
+            "TRAINFORGE_RAY_NUM_CPUS": "2",
+            "TRAINFORGE_JOB_CPUS": str(round(2 / args.workers, 3)),
+            "TRAINFORGE_WORKER_POLL_SECONDS": "0.05",
+        }
+        subprocess.run([TRAINFORGE, "db", "upgrade"], env=env, check=True, capture_output=True)
+        keys = KeyStore(make_engine(args.database_url))
+        auth = {"Authorization": f"Bearer {keys.create(TENANT, name='bench').token}"}
+        keys.engine.dispose()
+        logs = args.logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        with (
+            trainforge_server(home, env=env, args=("--no-worker",), log_path=logs / "serve.log") as base,
+            (logs / "worker.log").open("w") as log,
+        ):
+            worker = subprocess.Popen([TRAINFORGE, "worker", "-c", str(args.workers)], env=env, stdout=log, stderr=log)
+            try:
+                result = run_phases(args, base, auth, worker.pid)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=120)
+    report(args, *result)
+
+
+def cpu_by_group(worker_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the API server, the worker process, its Ray processes, PostgreSQL and this benchmark.
+
+    Ray's processes are the worker's descendants (it starts Ray); a process that ended since the last call is
+    missed, so the groups add up to less than the machine's total when Ray replaced worker processes.
+    """
+    groups = {"api": 0.0, "worker": 0.0, "ray": 0.0, "postgres": 0.0, "bench": 0.0}
+    worker = psutil.Process(worker_pid)
+    ray = {child.pid for child in worker.children(recursive=True)}
+    me = os.getpid()
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            times = process.cpu_times()
+            used = times.user + times.system
+            cmdline = " ".join(process.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if process.pid == worker_pid:
+            groups["worker"] += used
+        elif process.pid in ray:
+            groups["ray"] += used
+            kind = "ray: " + ("tasks" if cmdline.startswith("ray::") else process.info["name"])
+            groups[kind] = groups.get(kind, 0.0) + used
+        elif process.pid == me:
+            groups["bench"] += used
+        elif process.info["name"] == "postgres" or cmdline.startswith("postgres"):
+            groups["postgres"] += used
+        elif "trainforge serve" in cmdline or (cmdline.endswith("--no-worker") and "serve" in cmdline):
+            groups["api"] += used
+    return groups
+
+
+def run_phases(args, base: str, auth: dict[str, str], worker_pid: int):
+    console.print(f"warm-up: {args.workers} jobs")
+    warm = submit(base, auth, args.workers)
+    wait_for(lambda: unfinished(args.database_url) == 0, 300, "the warm-up jobs", interval=0.5)
+
+    pollers = Pollers(base, auth, args.pollers, args.poll_interval)
+    pollers.job_ids = warm[:]
+    pollers.start()
+    console.print(f"burst: {args.jobs} jobs, {args.pollers} pollers every {args.poll_interval} s")
+    cpu_before = psutil.cpu_times()
+    groups_before = cpu_by_group(worker_pid)
+    clock = time.perf_counter()
+    ids = submit(base, auth, args.jobs)
+    submit_seconds = time.perf_counter() - clock
+    pollers.job_ids = ids
+    wait_for(lambda: unfinished(args.database_url) == 0, 1800, "the burst to end", interval=0.5)
+    times = job_times(args.database_url, ids)
+    burst_seconds = time.perf_counter() - clock
+    cpu_after = psutil.cpu_times()
+    groups = {name: used - groups_before.get(name, 0.0) for name, used in cpu_by_group(worker_pid).items()}
+    burst_latencies = pollers.take()
+
+    console.print(f"rest: {args.rest_seconds:g} s of polling an idle server")
+    time.sleep(args.rest_seconds)
+    rest_latencies = pollers.take()
+    pollers.stop()
+    busy = (sum(cpu_after) - cpu_after.idle - cpu_after.iowait) - (
+        sum(cpu_before) - cpu_before.idle - cpu_before.iowait
+    )
+    return times, submit_seconds, burst_seconds, busy, groups, burst_latencies, rest_latencies, pollers.errors
+
+
+def report(
+    args, times, submit_seconds, burst_seconds, busy_cpu, groups, burst_latencies, rest_latencies, poll_errors
+) -> None:
+    completed = times[times["status"] == "completed"]
+    span = (times["completed_at"].max() - times["created_at"].min()).total_seconds()
+    waits = (times["started_at"] - times["created_at"]).dt.total_seconds().to_list()
+    runs = (times["completed_at"] - times["started_at"]).dt.total_seconds().to_list()
+    jobs_per_s = len(completed) / span
+    figures = {
+        "jobs_per_s": round(jobs_per_s, 1),
+        "wait_p50_s": round(percentile(waits, 50), 2),
+        "wait_p99_s": round(percentile(waits, 99), 2),
+        "get_p50_ms": round(1000 * percentile(burst_latencies, 50), 1),
+        "get_p99_ms": round(1000 * percentile(burst_latencies, 99), 1),
+        "rest_get_p50_ms": round(1000 * percentile(rest_latencies, 50), 1),
+        "rest_get_p99_ms": round(1000 * percentile(rest_latencies, 99), 1),
+        "cpu_ms_per_job": round(1000 * busy_cpu / len(times), 1),
+    }
+    print_table(
+        f"{len(times)} seasonal-naive jobs, {args.workers} worker threads, PostgreSQL",
+        ["figure", "value"],
+        [
+            ["jobs completed", f"{len(completed)} of {len(times)}"],
+            ["submission (8 HTTP clients)", f"{submit_seconds:.1f} s ({len(times) / submit_seconds:.0f} jobs/s)"],
+            ["first created -> last completed", f"{span:.1f} s"],
+            ["throughput", f"{jobs_per_s:.1f} jobs/s"],
+            ["queue wait p50 / p99", f"{percentile(waits, 50):.2f} / {percentile(waits, 99):.2f} s"],
+            ["run time (claim -> completed) p50 / p99", f"{percentile(runs, 50):.3f} / {percentile(runs, 99):.3f} s"],
+            ["machine CPU per job (burst)", f"{figures['cpu_ms_per_job']:.1f} ms"],
+            *[[f"  of which {name}", f"{1000 * used / len(times):.1f} ms"] for name, used in groups.items()],
+            [
+                f"GET during the burst p50 / p99 ({len(burst_latencies)} requests)",
+                f"{figures['get_p50_ms']:.1f} / {figures['get_p99_ms']:.1f} ms",
+            ],
+            [
+                f"GET at rest p50 / p99 ({len(rest_latencies)} requests)",
+                f"{figures['rest_get_p50_ms']:.1f} / {figures['rest_get_p99_ms']:.1f} ms",
+            ],
+            ["poll errors", str(poll_errors)],
+        ],
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

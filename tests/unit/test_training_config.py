@@ -1,0 +1,41 @@
+"""The rules of a job's config that tie fields together: what a seasonal_naive job may and may not ask for."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from trainforge.pipeline.config import TrainingConfig
+
+
+def test_a_lightgbm_job_registers_its_model_unless_told_not_to():
+    assert TrainingConfig().registers_model is True
+    assert TrainingConfig(register_model=False).registers_model is False
+
+
+def test_a_seasonal_naive_job_registers_nothing_by_default():
+    config = TrainingConfig(model_family="seasonal_naive")
+    assert config.registers_model is False
+    assert TrainingConfig(model_family="seasonal_naive", register_model=False).registers_model is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"register_model": True}, "register_model", "nothing to register"),
+        ({"enable_hpo": True}, "enable_hpo", "nothing to tune"),
+        ({"hyperparams": {"n_estimators": 10}}, "hyperparams", "must be empty"),
+    ],
+)
+def test_a_seasonal_naive_job_refuses_what_it_cannot_do_naming_the_field(fields, field, words):
+    with pytest.raises(ValidationError) as refused:
+        TrainingConfig(model_family="seasonal_naive", **fields)
+    [error] = refused.value.errors()
+    assert error["loc"] == (field,)
+    assert words in error["msg"]
+
+
+def test_an_unknown_model_family_is_refused():
+    with pytest.raises(ValidationError) as refused:
+        TrainingConfig(model_family="prophet")
+    assert refused.value.errors()[0]["loc"] == ("model_family",)
