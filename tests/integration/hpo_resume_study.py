@@ -32,6 +32,9 @@ SPACE = {
 
 
 class PrintingListener:
+    def trials_resumed(self, trials: list[TrialRecord], best: TrialRecord | None, counts: dict[str, int]) -> None:
+        print(f"resumed {len(trials)}", flush=True)
+
     def trial_started(self, trial: TrialRecord) -> None:
         print(f"started {trial.number}", flush=True)
 

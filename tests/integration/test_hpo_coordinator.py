@@ -89,6 +89,7 @@ class Listener:
     """Records what the coordinator reports; stops the study when ``stop_after`` trials have finished."""
 
     def __init__(self, stop_after: int | None = None) -> None:
+        self.resumed: list[TrialRecord] = []
         self.started: list[TrialRecord] = []
         self.finished: list[TrialRecord] = []
         self.best: list[TrialRecord | None] = []
@@ -96,6 +97,12 @@ class Listener:
         self.stop_after = stop_after
         self.running = 0
         self.most_running = 0
+
+    def trials_resumed(self, trials: list[TrialRecord], best: TrialRecord | None, counts: dict[str, int]) -> None:
+        assert not self.resumed and not self.started and not self.finished  # once, first
+        self.resumed = list(trials)
+        self.best.append(best)
+        self.counts.append(counts)
 
     def trial_started(self, trial: TrialRecord) -> None:
         assert trial.state == "RUNNING"
@@ -259,6 +266,8 @@ def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it
     assert second.returncode == 0, second.stderr[-3000:]
     outcome = json.loads(second.stdout.strip().splitlines()[-1])
     assert outcome["reason"] == "finished"
+    # Its listener first heard of every trial the killed coordinator had finished.
+    assert f"resumed {sum(trial.state.is_finished() for trial in left)}" in second.stdout.splitlines()
 
     trials = stored_trials(optuna_url, spec)
     states = Counter(trial.state for trial in trials)
@@ -415,8 +424,12 @@ def test_a_stopped_study_fails_its_running_trials_and_reruns_them_when_resumed(o
     interrupted = [trial for trial in trials if trial.state == TrialState.FAIL]
     assert [trial.state for trial in trials].count(TrialState.WAITING) == len(interrupted)
 
-    resumed = run_study(spec, open_storage(optuna_url), data_ref, Listener())
+    listener = Listener()
+    resumed = run_study(spec, open_storage(optuna_url), data_ref, listener)
     assert resumed.reason == "finished"
+    # The resumed study first told its listener of every trial the stopped run finished.
+    assert [record.number for record in listener.resumed] == [t.number for t in trials if t.state.is_finished()]
+    assert listener.counts[0] == stopped.counts
     trials = stored_trials(optuna_url, spec)
     assert finished_count(trials) == 12
     assert not any(trial.state in (TrialState.RUNNING, TrialState.WAITING) for trial in trials)

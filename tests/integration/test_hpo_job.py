@@ -1,24 +1,31 @@
 """A study as a job: the worker tunes on Ray, fits the best trial, registers it with the study in its lineage.
 
 Real local Ray, real Optuna storage (SQLite file, or the PostgreSQL test database's ``optuna`` schema), real MLflow
-(SQLite), on both metadata databases.
+(SQLite), on both metadata databases. The job's listener is also tested alone, with a clock of its own: what it
+writes in one transaction, and when.
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from mlflow.entities import ViewType
+from sqlalchemy import event
 
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.hpo.coordinator import TrialRecord
 from trainforge.hpo.request import OptimizeRequest
 from trainforge.hpo.store import StudyStore
-from trainforge.hpo.submission import submit_study
+from trainforge.hpo.submission import enqueue_with_study, submit_study
+from trainforge.jobs.records import NewJob
 from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
+from trainforge.jobs.study_listener import BATCH_SECONDS, HEARTBEAT_SECONDS, TUNE_PROGRESS, JobStudyListener
 from trainforge.jobs.submission import submit_job
 from trainforge.jobs.worker import Worker
 from trainforge.pipeline.config import TrainingConfig
@@ -85,6 +92,13 @@ def test_a_study_tunes_in_parallel_fits_the_best_trial_and_registers_it(setup):
     spans = sorted((t.datetime_start, t.datetime_complete) for t in trials)
     assert any(later_start < end for (_, end), (later_start, _) in itertools.pairwise(spans))
 
+    # The listener's last batch was written before the study ended: one log line per trial, the counts the mirror's.
+    messages = [line.message for line in store.logs(job.job_id)[0] if line.step == "tune"]
+    assert sum(message.startswith("Trial ") for message in messages) == total
+    assert (done.n_trials_completed, done.n_trials_pruned, done.n_trials_failed) == tuple(
+        sum(t.state == state for t in trials) for state in ("COMPLETE", "PRUNED", "FAIL")
+    )
+
     job_done = store.get(job.job_id)
     assert job_done.metrics["best_mae"] == pytest.approx(done.best.value)
     assert job_done.metrics["total_trials"] == 8
@@ -147,3 +161,149 @@ def test_a_job_with_enable_hpo_gets_a_study_and_its_logs_tell_the_trials(setup):
     messages = [line.message for line in store.logs(job.job_id)[0] if line.step == "tune"]
     assert sum(message.startswith("Trial ") for message in messages) >= 4
     assert any(message.startswith("Study ended (finished)") for message in messages)
+
+
+# -- the listener alone ----------------------------------------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def trial(number: int, state: str = "RUNNING", **values) -> TrialRecord:
+    start = datetime.now(UTC)
+    finished = state != "RUNNING"
+    return TrialRecord(
+        number=number,
+        state=state,
+        value=values.get("value"),
+        params={"learning_rate": 0.1},
+        rmse=values.get("rmse"),
+        datetime_start=start,
+        datetime_complete=start + timedelta(seconds=1) if finished else None,
+        duration_seconds=1.0 if finished else None,
+        best_iteration=None,
+        error=values.get("error"),
+    )
+
+
+@pytest.fixture
+def listening(engine):
+    """A claimed study job, its listener on a clock the test moves, and a count of the write transactions."""
+    store, studies = JobStore(engine), StudyStore(engine)
+    config = TrainingConfig(
+        target_variable="load_kw", enable_hpo=True, n_trials=20, optimization_strategy="random", hyperparams=SPACE
+    )
+    new_job = NewJob(
+        tenant_id="t1",
+        model_type="forecast",
+        model_name="site_load",
+        feature_set="site_load",
+        config=config.model_dump(mode="json"),
+    )
+    job, study = enqueue_with_study(new_job, jobs=store, studies=studies, study_name="listened")
+    job = store.claim_next("w1")
+    clock = Clock()
+    listener = JobStudyListener(
+        job=job,
+        study=study,
+        job_store=store,
+        study_store=studies,
+        runs=None,
+        worker_id="w1",
+        lease_seconds=60,
+        draining=lambda: False,
+        clock=clock,
+    )
+    commits: list[int] = []
+
+    @event.listens_for(engine, "commit")
+    def count(conn) -> None:
+        # Only write transactions (write_transaction marks them so on both backends): reads commit too.
+        if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            commits.append(1)
+
+    return store, studies, job, study, listener, clock, commits
+
+
+def states(studies: StudyStore, study_id: uuid.UUID) -> dict[int, str]:
+    return {row.number: row.state.value for row in studies.list_trials(study_id, limit=100)[0]}
+
+
+def tune_lines(store: JobStore, job_id: uuid.UUID) -> list[tuple[str, str]]:
+    return [(line.level, line.message) for line in store.logs(job_id)[0] if line.step == "tune"]
+
+
+def test_the_listener_writes_a_finished_trial_its_study_and_its_job_in_one_commit(listening):
+    store, studies, job, study, listener, clock, commits = listening
+    # Started trials wait for the next write: the coordinator's poll (every 0.5 s) writes them as RUNNING.
+    listener.trial_started(trial(0))
+    listener.trial_started(trial(1))
+    assert states(studies, study.study_id) == {} and commits == []
+    clock.now += 0.1
+    assert listener.should_stop() is False
+    assert states(studies, study.study_id) == {0: "RUNNING", 1: "RUNNING"} and len(commits) == 1
+
+    # A trial that finishes moments after a write waits for the next one: nothing of it is visible yet...
+    first = trial(0, "COMPLETE", value=1.5, rmse=2.0)
+    clock.now += 0.1
+    listener.trial_finished(first, first, {"COMPLETE": 1, "PRUNED": 0, "FAIL": 0})
+    assert states(studies, study.study_id)[0] == "RUNNING" and len(commits) == 1
+    assert studies.get(study.study_id).n_trials_completed == 0
+    assert "current_trial" not in (store.get(job.job_id).metrics or {}) and tune_lines(store, job.job_id) == []
+
+    # ...and is written with the next trial to finish once BATCH_SECONDS have passed: both mirror rows, the
+    # study's counts and best, the job's progress, metrics and log lines, in one commit.
+    lease = store.get(job.job_id).lease_expires_at
+    clock.now += BATCH_SECONDS
+    second = trial(1, "FAIL", error="ValueError: boom")
+    listener.trial_finished(second, first, {"COMPLETE": 1, "PRUNED": 0, "FAIL": 1})
+    assert len(commits) == 2
+    assert states(studies, study.study_id) == {0: "COMPLETE", 1: "FAIL"}
+    read = studies.get(study.study_id)
+    assert (read.n_trials_completed, read.n_trials_pruned, read.n_trials_failed) == (1, 0, 1)
+    assert (read.best.number, read.best.value, read.best.rmse) == (0, 1.5, 2.0)
+    job_now = store.get(job.job_id)
+    low, high = TUNE_PROGRESS
+    assert job_now.progress == pytest.approx(low + (high - low) / 20) and job_now.current_step == "tune"
+    assert job_now.metrics["current_trial"] == 1 and job_now.metrics["trials_failed"] == 1
+    assert job_now.metrics["best_mae"] == 1.5 and job_now.metrics["best_rmse"] == 2.0
+    assert job_now.lease_expires_at > lease  # the write renewed the lease
+    lines = tune_lines(store, job.job_id)
+    assert [level for level, _ in lines] == ["INFO", "WARNING"]
+    assert lines[0][1].startswith("Trial 0 complete") and "(best so far)" in lines[0][1]
+    assert lines[1][1] == "Trial 1 failed in 1.0 s: ValueError: boom"
+
+    # A trial that starts and ends between two writes is written once, as it ended.
+    listener.trial_started(trial(2))
+    listener.trial_finished(trial(2, "PRUNED", value=3.0), first, {"COMPLETE": 1, "PRUNED": 1, "FAIL": 1})
+    assert len(commits) == 2
+    listener.flush()
+    assert len(commits) == 3 and states(studies, study.study_id)[2] == "PRUNED"
+    assert studies.get(study.study_id).n_trials_pruned == 1
+
+
+def test_the_listener_renews_the_lease_and_sees_a_cancellation(listening):
+    store, _studies, job, _study, listener, clock, commits = listening
+    clock.now += HEARTBEAT_SECONDS / 2
+    assert listener.should_stop() is False and commits == []  # nothing waits, no heartbeat due
+    lease = store.get(job.job_id).lease_expires_at
+    clock.now += HEARTBEAT_SECONDS
+    assert listener.should_stop() is False and len(commits) == 1
+    assert store.get(job.job_id).lease_expires_at > lease
+    store.transition(job.job_id, JobStatus.CANCELLED, reason="stop")
+    listener.trial_started(trial(0))
+    assert listener.should_stop() is True and listener.cancelled  # seen at the next write
+
+
+def test_a_resumed_study_writes_every_trial_it_had_finished_at_once(listening):
+    store, studies, job, study, listener, _clock, commits = listening
+    earlier = [trial(0, "COMPLETE", value=2.0), trial(1, "FAIL", error="lost"), trial(2, "COMPLETE", value=1.0)]
+    listener.trials_resumed(earlier, earlier[2], {"COMPLETE": 2, "PRUNED": 0, "FAIL": 1})
+    assert len(commits) == 1
+    assert states(studies, study.study_id) == {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE"}
+    assert studies.get(study.study_id).best.number == 2
+    assert store.get(job.job_id).metrics["current_trial"] == 2
+    assert tune_lines(store, job.job_id) == []  # their log lines were written by the attempt that ran them

@@ -131,8 +131,17 @@ class TrialRecord:
 class StudyListener(Protocol):
     """What the coordinator reports to while it runs (the worker: mirror table, MLflow, job progress).
 
-    Calls come from the coordinator's thread, one at a time; a slow listener slows the study.
+    Calls come from the coordinator's thread, one at a time; a slow listener slows the study. A record passed to
+    ``trial_started`` is the same object later passed, changed, to ``trial_finished``.
     """
+
+    def trials_resumed(self, trials: list[TrialRecord], best: TrialRecord | None, counts: dict[str, int]) -> None:
+        """Once, before any other call, when the study resumes: every trial earlier runs finished, in number order
+        (not called when none did).
+
+        A listener that lost what it was told (it writes in batches, or its process died between Optuna storing a
+        trial and the listener hearing of it) records them again here.
+        """
 
     def trial_started(self, trial: TrialRecord) -> None: ...
 
@@ -275,7 +284,8 @@ class _Coordinator:
         return float(started_at) + self.spec.timeout_seconds
 
     def _resume(self) -> None:
-        """Count what earlier runs finished, and fail and retry the trials a dead coordinator left RUNNING."""
+        """Count what earlier runs finished and tell the listener, then fail and retry the trials a dead coordinator
+        left RUNNING."""
         trials = self.study.get_trials(deepcopy=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -292,11 +302,10 @@ class _Coordinator:
                 self.waiting += 1
             if self.grid_size is not None and self._has_every_param(trial.params):
                 self.grid_seen.add(_point(trial.params))
-        # A coordinator killed between telling Optuna and telling the listener left the listener one trial behind
-        # (it tells them one at a time, Optuna first): report the last trial that finished again.
+        # A coordinator killed between telling Optuna and telling the listener left the listener behind (by one
+        # trial, or by a batch if it writes in batches): it hears of every finished trial again.
         if finished:
-            last = max(finished, key=lambda trial: (trial.datetime_complete or trial.datetime_start, trial.number))
-            self.listener.trial_finished(self._record_of(last), self.best, dict(self.counts))
+            self.listener.trials_resumed([self._record_of(trial) for trial in finished], self.best, dict(self.counts))
         for trial in trials:
             if trial.state == TrialState.RUNNING:
                 self._fail_stale(trial)

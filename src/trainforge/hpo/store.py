@@ -10,14 +10,16 @@ Contract of :class:`StudyStore`:
 - ``study_name`` is unique per tenant: a second one is :class:`StudyNameTaken` (409), also when two requests race.
 - ``hpo_trials`` mirrors Optuna's trials, written by the coordinator's listener (:meth:`record_trial`, an upsert
   that never moves a finished trial back to RUNNING); the best trial and the counts are kept on the study row
-  (:meth:`update_progress`), so reading a study is one indexed row however many trials it has.
+  (:meth:`update_progress`), so reading a study is one indexed row however many trials it has. Their ``_in``
+  forms (:meth:`record_trials_in`, :meth:`update_progress_in`) write inside the caller's transaction, so that the
+  worker commits a batch of trials, the study's counts and its job's progress together.
 - ``tenant_id`` arguments, where given, scope the query itself: another tenant's study is "not found".
 - All methods are thread-safe (each uses its own connection) and may be called from many processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -36,6 +38,7 @@ from trainforge.jobs.status import JobStatus
 studies = hpo_studies.c
 trials = hpo_trials.c
 jobs = training_jobs.c
+_TRIAL_KEY = ("study_id", "trial_number")
 
 
 class StudyNameTaken(TrainforgeError):
@@ -201,29 +204,32 @@ class StudyStore:
     def record_trial(self, study_id: UUID, trial: TrialLike) -> None:
         """Insert or update the mirror of one trial. A finished trial is never moved back to RUNNING (a late or
         repeated "started" report changes nothing). Naive datetimes (Optuna's) are read as the local time."""
-        values = {
-            "study_id": study_id,
-            "trial_number": trial.number,
-            "state": TrialState(trial.state).value,
-            "value": trial.value,
-            "rmse": trial.rmse,
-            "params": dict(trial.params),
-            "datetime_start": _aware(trial.datetime_start),
-            "datetime_complete": _aware(trial.datetime_complete),
-            "duration_seconds": trial.duration_seconds,
-            "error": trial.error,
-        }
-        key = ("study_id", "trial_number")
         with write_transaction(self.engine) as conn:
-            statement = _dialect_insert(conn.dialect.name).values(**values)
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[trials[name] for name in key],
-                    set_={name: statement.excluded[name] for name in values if name not in key},
-                    where=(trials.state == TrialState.RUNNING.value)
-                    | (statement.excluded.state != TrialState.RUNNING.value),
-                )
-            )
+            self.record_trials_in(conn, study_id, [trial])
+
+    def record_trials_in(self, conn: Connection, study_id: UUID, records: Iterable[TrialLike]) -> None:
+        """:meth:`record_trial` for several trials in one statement, inside a write transaction the caller holds
+        (the worker writes a batch of trials with the study's counts and its job's progress in one commit).
+
+        Args:
+            conn: The caller's write transaction.
+            study_id: The study.
+            records: Its trials; a trial number appears at most once (PostgreSQL refuses to upsert a row twice in
+                one statement).
+        """
+        rows = [_trial_row(study_id, trial) for trial in records]
+        if not rows:
+            return
+        statement = _dialect_insert(conn.dialect.name)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[trials[name] for name in _TRIAL_KEY],
+                set_={name: statement.excluded[name] for name in rows[0] if name not in _TRIAL_KEY},
+                where=(trials.state == TrialState.RUNNING.value)
+                | (statement.excluded.state != TrialState.RUNNING.value),
+            ),
+            rows,
+        )
 
     def update_progress(
         self,
@@ -238,6 +244,22 @@ class StudyStore:
         Raises:
             NotFound: no such study.
         """
+        with write_transaction(self.engine) as conn:
+            self.update_progress_in(conn, study_id, best, counts, status)
+
+    def update_progress_in(
+        self,
+        conn: Connection,
+        study_id: UUID,
+        best: TrialLike | None,
+        counts: Mapping[str, int],
+        status: JobStatus | str | None = None,
+    ) -> None:
+        """:meth:`update_progress` inside a write transaction the caller holds.
+
+        Raises:
+            NotFound: no such study (the caller's transaction should roll back).
+        """
         values: dict[str, Any] = {
             "n_trials_completed": counts.get(TrialState.COMPLETE, 0),
             "n_trials_pruned": counts.get(TrialState.PRUNED, 0),
@@ -250,7 +272,7 @@ class StudyStore:
                 "best_params": dict(best.params),
                 "best_rmse": best.rmse,
             }
-        self._update(study_id, values, status)
+        self._update_in(conn, study_id, values, status)
 
     def set_status(self, study_id: UUID, status: JobStatus | str) -> None:
         """Record the study's status (a job status: queued, running, completed, failed, cancelled).
@@ -263,14 +285,18 @@ class StudyStore:
 
     # -- internals -----------------------------------------------------------------------------------------
     def _update(self, study_id: UUID, values: dict[str, Any], status: JobStatus | str | None) -> None:
+        with write_transaction(self.engine) as conn:
+            self._update_in(conn, study_id, values, status)
+
+    @staticmethod
+    def _update_in(conn: Connection, study_id: UUID, values: dict[str, Any], status: JobStatus | str | None) -> None:
         now = utcnow()
         values = {**values, "updated_at": now}
         if status is not None:
             status = JobStatus(status)
             values |= {"status": status.value, "completed_at": now if status.is_terminal else None}
-        with write_transaction(self.engine) as conn:
-            if conn.execute(update(hpo_studies).where(studies.study_id == study_id).values(**values)).rowcount != 1:
-                raise _not_found(study_id)
+        if conn.execute(update(hpo_studies).where(studies.study_id == study_id).values(**values)).rowcount != 1:
+            raise _not_found(study_id)
 
     @staticmethod
     def _name_taken(conn: Connection, tenant_id: str, study_name: str) -> bool:
@@ -284,6 +310,21 @@ class StudyStore:
 
 def _not_found(study_id: object) -> NotFound:
     return NotFound(f"study {study_id} not found", field="study_id")
+
+
+def _trial_row(study_id: UUID, trial: TrialLike) -> dict[str, Any]:
+    return {
+        "study_id": study_id,
+        "trial_number": trial.number,
+        "state": TrialState(trial.state).value,
+        "value": trial.value,
+        "rmse": trial.rmse,
+        "params": dict(trial.params),
+        "datetime_start": _aware(trial.datetime_start),
+        "datetime_complete": _aware(trial.datetime_complete),
+        "duration_seconds": trial.duration_seconds,
+        "error": trial.error,
+    }
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -4,13 +4,13 @@ The worker calls :func:`tune` before the pipeline. The study's coordinator runs 
 its trials run on Ray (see :mod:`trainforge.hpo.coordinator`). While it runs, every finished trial is written to
 the study's mirror table (what ``GET /optimize/{id}/trials`` reads), to the job's progress and live metrics
 (``current_trial``, ``total_trials``, ``best_mae``, ``best_rmse``), to its logs, and as a child run in MLflow. The
-listener also renews the job's lease, and stops the study when the job is cancelled or the worker drains.
+listener (:mod:`trainforge.jobs.study_listener`) writes those in batched transactions, renews the job's lease,
+and stops the study when the job is cancelled or the worker drains.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,7 @@ from trainforge.hpo.study_data import prepare_study_data
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
+from trainforge.jobs.study_listener import TUNE_PROGRESS, JobStudyListener
 from trainforge.models.families import validate_hyperparams
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.settings import Settings
@@ -38,11 +39,6 @@ from trainforge.tracking.study_runs import StudyRuns
 __all__ = ["TUNE_PROGRESS", "TuningOutcome", "tune"]
 
 logger = logging.getLogger(__name__)
-
-# The job's progress while its study runs: from the start of tuning to its end; the final fit takes the rest.
-TUNE_PROGRESS = (0.05, 0.75)
-# How often the listener renews the job's lease and looks for a cancellation (the coordinator asks every 0.5 s).
-_HEARTBEAT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,74 +60,6 @@ class TuningOutcome:
 
 class StudyStopped(Exception):
     """The study was stopped because the worker is draining (the job goes back to the queue)."""
-
-
-class _JobListener:
-    """The coordinator's listener for a study that runs as a job."""
-
-    def __init__(
-        self,
-        *,
-        job: JobRecord,
-        study: StudyRecord,
-        job_store: JobStore,
-        study_store: StudyStore,
-        runs: StudyRuns | None,
-        worker_id: str,
-        lease_seconds: float,
-        draining: Callable[[], bool],
-    ) -> None:
-        self.job, self.study = job, study
-        self.job_store, self.study_store = job_store, study_store
-        self.runs = runs
-        self.worker_id, self.lease_seconds = worker_id, lease_seconds
-        self.draining = draining
-        self.cancelled = False
-        self.drained = False
-        self._last_beat = time.monotonic()
-
-    def trial_started(self, trial: TrialRecord) -> None:
-        self.study_store.record_trial(self.study.study_id, trial)
-
-    def trial_finished(self, trial: TrialRecord, best: TrialRecord | None, counts: dict[str, int]) -> None:
-        self.study_store.record_trial(self.study.study_id, trial)
-        self.study_store.update_progress(self.study.study_id, best, counts)
-        if self.runs is not None:
-            self.runs.trial_finished(trial)
-        finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
-        total = self.study.n_trials
-        low, high = TUNE_PROGRESS
-        metrics: dict[str, float] = {"current_trial": float(finished), "total_trials": float(total)}
-        metrics |= {"trials_pruned": float(counts.get("PRUNED", 0)), "trials_failed": float(counts.get("FAIL", 0))}
-        if best is not None and best.value is not None:
-            metrics["best_mae"] = float(best.value)
-            if best.rmse is not None:
-                metrics["best_rmse"] = float(best.rmse)
-        self.job_store.append_logs(
-            self.job.job_id, [("WARNING" if trial.state == "FAIL" else "INFO", "tune", _describe(trial, best))]
-        )
-        status = self.job_store.report_progress(
-            self.job.job_id,
-            worker_id=self.worker_id,
-            progress=low + (high - low) * min(1.0, finished / max(1, total)),
-            step="tune",
-            metrics=metrics,
-            lease_seconds=self.lease_seconds,
-        )
-        self._last_beat = time.monotonic()
-        self.cancelled = self.cancelled or status is JobStatus.CANCELLED
-
-    def should_stop(self) -> bool:
-        if self.draining():
-            self.drained = True
-            return True
-        if time.monotonic() - self._last_beat >= _HEARTBEAT_SECONDS:
-            self._last_beat = time.monotonic()
-            status = self.job_store.report_progress(
-                self.job.job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
-            )
-            self.cancelled = self.cancelled or status is JobStatus.CANCELLED
-        return self.cancelled
 
 
 def tune(
@@ -209,7 +137,7 @@ def tune(
     study_store.set_status(study.study_id, JobStatus.RUNNING)
     data_ref = prepare_study_data.options(num_cpus=settings.job_cpus).remote(request)
     runs = _study_runs(backend, job, study, config)
-    listener = _JobListener(
+    listener = JobStudyListener(
         job=job,
         study=study,
         job_store=job_store,
@@ -223,11 +151,13 @@ def tune(
     try:
         outcome = run_study(spec, storage, data_ref, listener, num_threads=threads, trial_cpus=trial_cpus)
     except BaseException:
+        listener.flush_after_error()
         if runs is not None:
             runs.close()
         raise
     finally:
         del data_ref  # the prepared rows leave Ray's object store once the study no longer holds them
+    listener.flush()  # the listener writes in batches: the last trials may still wait
     # The status column is the tuning's own record (the API reads the job's status, which also covers the fit).
     if listener.cancelled:
         final = JobStatus.CANCELLED
@@ -344,13 +274,3 @@ def _importances(trials: list[optuna.trial.FrozenTrial]) -> dict[str, float]:
 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())) or "no trial"
-
-
-def _describe(trial: TrialRecord, best: TrialRecord | None) -> str:
-    seconds = f" in {trial.duration_seconds:.1f} s" if trial.duration_seconds is not None else ""
-    if trial.state == "COMPLETE":
-        mark = " (best so far)" if best is not None and best.number == trial.number else ""
-        return f"Trial {trial.number} complete{seconds}: validation MAE {trial.value:.4g}{mark}; {trial.params}"
-    if trial.state == "PRUNED":
-        return f"Trial {trial.number} pruned{seconds} (validation MAE {trial.value}); {trial.params}"
-    return f"Trial {trial.number} failed{seconds}: {trial.error}"
