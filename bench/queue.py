@@ -195,6 +195,13 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=100)
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--rest-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="run the worker (and so its Ray processes) at this nice level: batch work yields the CPU to the API, "
+        "as docs/orchestration.md recommends when both share a machine; 0 to compare",
+    )
     parser.add_argument("--logs", type=Path, help="keep the server's and the worker's logs in this directory")
     parser.add_argument("--database-url", default=os.environ.get("TRAINFORGE_BENCH_PG_URL", DEFAULT_PG))
     args = parser.parse_args()
@@ -225,7 +232,10 @@ def main() -> None:
             trainforge_server(home, env=env, args=("--no-worker",), log_path=logs / "serve.log") as base,
             (logs / "worker.log").open("w") as log,
         ):
-            worker = subprocess.Popen([TRAINFORGE, "worker", "-c", str(args.workers)], env=env, stdout=log, stderr=log)
+            command = [TRAINFORGE, "worker", "-c", str(args.workers)]
+            if args.worker_nice:
+                command = ["nice", "-n", str(args.worker_nice), *command]
+            worker = subprocess.Popen(command, env=env, stdout=log, stderr=log)
             try:
                 result = run_phases(args, base, auth, worker.pid)
             finally:
@@ -317,7 +327,7 @@ def report(
         "cpu_ms_per_job": round(1000 * busy_cpu / len(times), 1),
     }
     print_table(
-        f"{len(times)} seasonal-naive jobs, {args.workers} worker threads, PostgreSQL",
+        f"{len(times)} seasonal-naive jobs, {args.workers} worker threads (nice {args.worker_nice}), PostgreSQL",
         ["figure", "value"],
         [
             ["jobs completed", f"{len(completed)} of {len(times)}"],

@@ -66,30 +66,36 @@ class JobStore:
         together with the caller's own writes (a schedule's firing, for one)."""
         now = now or utcnow()
         job_id = uuid.uuid4()
-        conn.execute(
-            insert(training_jobs).values(
-                job_id=job_id,
-                tenant_id=job.tenant_id,
-                model_type=job.model_type,
-                model_name=job.model_name,
-                feature_set=job.feature_set,
-                status=JobStatus.QUEUED.value,
-                priority=job.priority,
-                max_attempts=job.max_attempts,
-                virtual_enqueued_at=now - timedelta(seconds=job.priority * self.aging_seconds),
-                config=job.config,
-                schedule=job.schedule,
-                progress=0.0,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-                created_by=job.created_by,
-                tags=job.tags,
+        row = (
+            conn.execute(
+                insert(training_jobs)
+                .returning(*training_jobs.c)
+                .values(
+                    job_id=job_id,
+                    tenant_id=job.tenant_id,
+                    model_type=job.model_type,
+                    model_name=job.model_name,
+                    feature_set=job.feature_set,
+                    status=JobStatus.QUEUED.value,
+                    priority=job.priority,
+                    max_attempts=job.max_attempts,
+                    virtual_enqueued_at=now - timedelta(seconds=job.priority * self.aging_seconds),
+                    config=job.config,
+                    schedule=job.schedule,
+                    progress=0.0,
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=job.created_by,
+                    tags=job.tags,
+                )
             )
+            .mappings()
+            .one()
         )
         self._record_event(conn, job_id, None, JobStatus.QUEUED, reason, None, now)
         self._insert_logs(conn, job_id, now, [("INFO", None, f"Job queued ({reason})")])
-        return self._fetch(conn, job_id)
+        return JobRecord.from_row(row)
 
     def claim_next(
         self,
