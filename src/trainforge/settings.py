@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     train_threads: int | None = Field(
         default=None, ge=1, le=256, description="Threads LightGBM uses inside a job. Default: the machine's cores."
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks POST to private, loopback and link-local addresses (a receiver on this network). "
+        "Off by default: a tenant could otherwise aim the server at internal services.",
+    )
     max_request_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body the API accepts."
     )

@@ -116,6 +116,7 @@ def dispatchers(engine) -> Iterator:
 
     def make(**options) -> NotificationDispatcher:
         options.setdefault("policy", RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=60.0))
+        options.setdefault("sender", WebhookSender(allow_private=True))  # the receiver is on 127.0.0.1
         dispatcher = NotificationDispatcher(engine, **options)
         made.append(dispatcher)
         return dispatcher
@@ -277,7 +278,7 @@ def test_a_slow_receiver_times_out(engine, receiver, dispatchers):
     webhook = add_webhook(engine, receiver.url())
     receiver.delay_seconds = 0.5
     run_job(store)
-    dispatchers(sender=WebhookSender(timeout=0.1)).dispatch_once()
+    dispatchers(sender=WebhookSender(timeout=0.1, allow_private=True)).dispatch_once()
     (delivery,) = deliveries_of(engine, webhook)
     assert delivery.status is DeliveryStatus.PENDING
     assert delivery.attempt_log[0].error == "timed out after 0.1 s"
@@ -418,7 +419,9 @@ def test_a_webhook_deleted_while_its_notification_is_sent_is_no_error(engine, re
             WebhookStore(engine).delete(webhook.webhook_id)
             return super().send(url, payload, **headers)
 
-    assert dispatchers(sender=DeletingSender()).dispatch_once().outcomes == {DeliveryStatus.DELIVERED: 1}
+    assert dispatchers(sender=DeletingSender(allow_private=True)).dispatch_once().outcomes == {
+        DeliveryStatus.DELIVERED: 1
+    }
     assert len(receiver.requests) == 1
     with engine.connect() as conn:
         assert conn.execute(select(notification_deliveries)).first() is None
@@ -429,7 +432,7 @@ def test_the_dispatcher_loop_delivers_and_stops(engine, receiver):
     add_webhook(engine, receiver.url())
     run_job(store)
     stop = threading.Event()
-    dispatcher = NotificationDispatcher(engine, poll_seconds=0.05)
+    dispatcher = NotificationDispatcher(engine, poll_seconds=0.05, sender=WebhookSender(allow_private=True))
     thread = threading.Thread(target=dispatcher.run, args=(stop,))
     thread.start()
     try:
@@ -476,14 +479,27 @@ def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local
 
 
 # -- the API ------------------------------------------------------------------------------------------------------
-@pytest.fixture
-def api(engine, tmp_path):
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
+def _api(engine, home, **settings_fields):
+    settings = load_settings(
+        home=home, database_url=engine.url.render_as_string(hide_password=False), **settings_fields
+    )
     settings.ensure_home()
     keys = KeyStore(engine)
     tokens = {"t1": keys.create("t1").token, "t2": keys.create("t2").token}
     with TestClient(create_app(settings)) as client:
         yield client, tokens
+
+
+@pytest.fixture
+def api(engine, tmp_path):
+    """The API with the default settings: webhooks may only point at public addresses."""
+    yield from _api(engine, tmp_path / "home")
+
+
+@pytest.fixture
+def private_api(engine, tmp_path):
+    """The API of a server that lets webhooks reach this machine (the test receiver is on 127.0.0.1)."""
+    yield from _api(engine, tmp_path / "home", webhook_allow_private=True)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -523,6 +539,10 @@ def test_create_list_and_delete_webhooks(api):
         ({"tenant_id": "a/b"}, "tenant_id"),
         ({"name": "bell\x07"}, "name"),
         ({"secret": "x"}, "secret"),
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),
+        ({"url": "http://10.0.0.5/hook"}, "url"),
+        ({"url": "http://localhost:8000/hook"}, "url"),
+        ({"url": "http://[::1]/hook"}, "url"),
     ],
 )
 def test_invalid_webhooks_are_422_naming_the_field(api, changes, field):
@@ -550,8 +570,8 @@ def test_the_number_of_webhooks_per_tenant_is_bounded(api):
     assert refused.status_code == 422 and refused.json()["field"] == "tenant_id"
 
 
-def test_cancelling_through_the_api_notifies_cancelled_and_the_log_shows_it(api, engine, receiver, dispatchers):
-    client, tokens = api
+def test_cancelling_through_the_api_notifies_cancelled_and_the_log_shows_it(private_api, engine, receiver, dispatchers):
+    client, tokens = private_api
     hook = client.post(WEBHOOKS, json={"tenant_id": "t1", "url": receiver.url()}, headers=auth(tokens["t1"])).json()
     job = JobStore(engine).enqueue(new_job())
     assert client.delete(f"{JOBS}/{job.job_id}", headers=auth(tokens["t1"])).status_code == 200
@@ -566,3 +586,23 @@ def test_cancelling_through_the_api_notifies_cancelled_and_the_log_shows_it(api,
     assert log[0]["attempt_log"][0]["status_code"] == 200
     assert log[0]["payload"]["trainforge"]["job_id"] == str(job.job_id)
     assert client.get(hook["deliveries_url"], headers=auth(tokens["t2"])).status_code == 404
+
+
+def test_by_default_a_webhook_to_a_private_address_is_refused_for_good_and_nothing_is_sent(
+    engine, receiver, dispatchers
+):
+    store = JobStore(engine)
+    webhook = add_webhook(engine, receiver.url())
+    run_job(store)
+    outcomes = dispatchers(sender=WebhookSender()).dispatch_once().outcomes
+    assert outcomes == {DeliveryStatus.FAILED: 1}  # permanent: another attempt would be refused again
+    assert receiver.requests == []
+    (delivery,) = deliveries_of(engine, webhook)
+    assert delivery.attempt_log[0].error.startswith("not sent: 127.0.0.1 is not a public address")
+    assert "TRAINFORGE_WEBHOOK_ALLOW_PRIVATE" in delivery.attempt_log[0].error
+
+
+def test_a_server_that_allows_private_addresses_registers_one(private_api):
+    client, tokens = private_api
+    body = {"tenant_id": "t1", "url": "http://10.0.0.5/hook"}
+    assert client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"])).status_code == 201

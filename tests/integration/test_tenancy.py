@@ -82,7 +82,7 @@ def start(client, token, tenant="alpha"):
 
 
 def add_webhook(client, token, tenant="alpha"):
-    body = {"tenant_id": tenant, "url": "http://127.0.0.1:9/hook"}
+    body = {"tenant_id": tenant, "url": "https://hooks.example.com/hook"}
     response = client.post(WEBHOOKS, json=body, headers=auth(token))
     assert response.status_code == 201, response.text
     return response.json()["webhook_id"]

@@ -26,7 +26,7 @@ from trainforge.hpo.store import StudyStore
 from trainforge.jobs.scheduler import Scheduler
 from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
-from trainforge.notifications import WebhookStore, start_dispatcher
+from trainforge.notifications import WebhookSender, WebhookStore, start_dispatcher
 from trainforge.observability import ServiceMetricsCollector
 from trainforge.settings import Settings
 from trainforge.tenancy import KeyStore
@@ -65,7 +65,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         # Schedules fire where a worker runs (`trainforge serve`); elsewhere `trainforge scheduler` fires them.
         scheduler_thread = _start_scheduler(app.state.schedule_store, app.state.job_store, stop) if run_worker else None
         # Notifications are sent where a worker runs (`trainforge serve`); see docs/notifications.md.
-        dispatcher_thread = start_dispatcher(engine, stop) if run_worker else None
+        sender = WebhookSender(allow_private=settings.webhook_allow_private)
+        dispatcher_thread = start_dispatcher(engine, stop, sender=sender) if run_worker else None
         try:
             yield
         finally:

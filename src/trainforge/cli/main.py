@@ -72,7 +72,7 @@ def worker(
     from trainforge.compute.ray_runtime import ensure_ray
     from trainforge.jobs.store import JobStore
     from trainforge.jobs.worker_pool import WorkerPool
-    from trainforge.notifications import start_dispatcher
+    from trainforge.notifications import WebhookSender, start_dispatcher
     from trainforge.registry import ModelRegistry
 
     configure_logging(verbose)
@@ -90,7 +90,9 @@ def worker(
     pool.start(stop)
     # Job endings are notified from here too, so `serve --no-worker` plus separate workers still sends webhooks
     # (dispatchers on many processes share the work through the database; see docs/notifications.md).
-    dispatcher = start_dispatcher(store.engine, stop)
+    dispatcher = start_dispatcher(
+        store.engine, stop, sender=WebhookSender(allow_private=settings.webhook_allow_private)
+    )
     while not stop.wait(1.0):
         pass
     pool.join()

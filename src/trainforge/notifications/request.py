@@ -20,7 +20,7 @@ NotifyEvent = Literal["completed", "failed", "cancelled"]
 def check_webhook_url(url: str) -> str:
     """Return ``url`` if a webhook may use it, else raise :class:`ValueError` saying why.
 
-    Only the form is checked. Where the URL points is not: see docs/notifications.md on private addresses.
+    Only the form is checked here; where the URL points is :mod:`trainforge.notifications.destinations`' rule.
     """
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from trainforge import __version__
+from trainforge.notifications.destinations import refused_destination
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 _BODY_CHARS = 300  # of a refusal's body, kept in the delivery log (Slack explains itself there: "no_service")
@@ -40,6 +41,7 @@ class SendOutcome:
     error: str | None
     duration_ms: float
     retry_after: float | None = None  # seconds the receiver asked us to wait (429, 503)
+    refused: bool = False  # not sent: the destination is not allowed (see notifications.destinations)
 
     @property
     def delivered(self) -> bool:
@@ -48,20 +50,33 @@ class SendOutcome:
     @property
     def permanent(self) -> bool:
         """A refusal that another attempt would not change: a redirect (never followed: the receiver's URL is
-        wrong) or a 4xx other than timeout / too early / too many requests."""
+        wrong), a 4xx other than timeout / too early / too many requests, or a destination that is not allowed."""
         code = self.status_code
+        if self.refused:
+            return True
         return code is not None and (300 <= code < 400 or (400 <= code < 500 and code not in _RETRYABLE_4XX))
 
 
 class WebhookSender:
     """Sends notifications with one short timeout for connect, write and read; never follows redirects (a
-    redirect could point a tenant's notification at an address the tenant did not register)."""
+    redirect could point a tenant's notification at an address the tenant did not register). Unless
+    ``allow_private``, refuses destinations that resolve to non-public addresses (see
+    :mod:`trainforge.notifications.destinations`)."""
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        client: httpx.Client | None = None,
+        allow_private: bool = False,
+    ) -> None:
         self.timeout = timeout
+        self.allow_private = allow_private
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False)
 
     def send(self, url: str, payload: dict[str, Any], *, delivery_id: str, event: str) -> SendOutcome:
+        if not self.allow_private and (reason := refused_destination(url, resolve=True)):
+            return SendOutcome(None, f"not sent: {reason}", 0.0, refused=True)
         body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
         headers = {
             "Content-Type": "application/json",

@@ -10,10 +10,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from trainforge.api.deps import PrincipalDep, WebhookStoreDep
+from trainforge.api.deps import PrincipalDep, SettingsDep, WebhookStoreDep
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
+from trainforge.errors import InvalidInput
 from trainforge.names import TENANT_PATTERN
 from trainforge.notifications import Delivery, DeliveryStatus, Webhook, WebhookRequest
+from trainforge.notifications.destinations import refused_destination
 
 WEBHOOKS_PREFIX = "/ai/training/webhooks"
 
@@ -89,10 +91,18 @@ class DeliveryList(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookDetail, responses=FORBIDDEN)
-def create_webhook(request: WebhookRequest, store: WebhookStoreDep, principal: PrincipalDep) -> WebhookDetail:
+def create_webhook(
+    request: WebhookRequest, store: WebhookStoreDep, principal: PrincipalDep, settings: SettingsDep
+) -> WebhookDetail:
     """Register a URL to POST to (Slack-compatible JSON) when a job of ``tenant_id`` completes, fails or is
-    cancelled. Failed sends are retried with backoff; a webhook never affects its jobs."""
+    cancelled. Failed sends are retried with backoff; a webhook never affects its jobs.
+
+    The URL must point at a public address: a private, loopback or link-local address (or ``localhost``) is a 422
+    naming ``url``, and a host name that resolves to one is refused at each send, unless the server runs with
+    ``TRAINFORGE_WEBHOOK_ALLOW_PRIVATE=true``."""
     principal.act_for(request.tenant_id)
+    if not settings.webhook_allow_private and (reason := refused_destination(request.url, resolve=False)):
+        raise InvalidInput(reason, field="url")
     return WebhookDetail.of(store.create(request, created_by=principal.key_id))
 
 
