@@ -25,7 +25,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -36,6 +36,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainforge.errors import PipelineError, TrainforgeError
 from trainforge.hpo.optuna_storage import SingleWriterStorage, optuna_study_name
+from trainforge.hpo.records import TrialRecord
 from trainforge.hpo.samplers import make_sampler
 from trainforge.hpo.space import SearchSpace
 from trainforge.hpo.trial_actor import TrialActor
@@ -93,39 +94,6 @@ class StudySpec:
     pruner: Literal["median", "successive_halving", "none"] = "median"
     max_trial_retries: int = 1
     report_every: int = 10
-
-
-@dataclass
-class TrialRecord:
-    """One trial as listeners and the mirror table see it.
-
-    Attributes:
-        number: Optuna's trial number.
-        state: ``RUNNING``, ``COMPLETE``, ``PRUNED`` or ``FAIL``.
-        value: Validation MAE in the target's units (at the best round); for a pruned trial, its last reported
-            value (as Optuna records it); None while running or after a failure.
-        params: The trial's hyperparameters as a job would give them: the sampled ones plus the space's fixed
-            ones (the family's defaults fill in the rest, see ``SearchSpace.hyperparams``).
-        rmse: Validation RMSE at the best round (COMPLETE only).
-        datetime_start: When the trial was created in the storage (timezone-aware, UTC).
-        datetime_complete: When it finished (UTC), None while running.
-        duration_seconds: ``datetime_complete - datetime_start`` in seconds.
-        best_iteration: Boosting rounds of the model the trial scored (COMPLETE only).
-        error: Why a FAIL trial failed.
-        intermediate: Validation MAE by boosting round, as reported to the pruner.
-    """
-
-    number: int
-    state: str
-    value: float | None
-    params: dict[str, Any]
-    rmse: float | None
-    datetime_start: datetime
-    datetime_complete: datetime | None
-    duration_seconds: float | None
-    best_iteration: int | None
-    error: str | None
-    intermediate: dict[int, float] = field(default_factory=dict)
 
 
 class StudyListener(Protocol):

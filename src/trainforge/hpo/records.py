@@ -166,3 +166,36 @@ class TrialRow:
             duration_seconds=row["duration_seconds"],
             error=row["error"],
         )
+
+
+@dataclass
+class TrialRecord:
+    """One trial as listeners and the mirror table see it.
+
+    Attributes:
+        number: Optuna's trial number.
+        state: ``RUNNING``, ``COMPLETE``, ``PRUNED`` or ``FAIL``.
+        value: Validation MAE in the target's units (at the best round); for a pruned trial, its last reported
+            value (as Optuna records it); None while running or after a failure.
+        params: The trial's hyperparameters as a job would give them: the sampled ones plus the space's fixed
+            ones (the family's defaults fill in the rest, see ``SearchSpace.hyperparams``).
+        rmse: Validation RMSE at the best round (COMPLETE only).
+        datetime_start: When the trial was created in the storage (timezone-aware, UTC).
+        datetime_complete: When it finished (UTC), None while running.
+        duration_seconds: ``datetime_complete - datetime_start`` in seconds.
+        best_iteration: Boosting rounds of the model the trial scored (COMPLETE only).
+        error: Why a FAIL trial failed.
+        intermediate: Validation MAE by boosting round, as reported to the pruner.
+    """
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    rmse: float | None
+    datetime_start: datetime
+    datetime_complete: datetime | None
+    duration_seconds: float | None
+    best_iteration: int | None
+    error: str | None
+    intermediate: dict[int, float] = field(default_factory=dict)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -32,7 +32,7 @@ from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import hpo_studies, hpo_trials, training_jobs
 from trainforge.db.types import utcnow
 from trainforge.errors import NotFound, TrainforgeError
-from trainforge.hpo.records import NewStudy, StudyRecord, TrialRow, TrialState
+from trainforge.hpo.records import NewStudy, StudyRecord, TrialRecord, TrialRow, TrialState
 from trainforge.jobs.status import JobStatus
 
 studies = hpo_studies.c
@@ -50,20 +50,6 @@ class StudyNameTaken(TrainforgeError):
         super().__init__(
             f"tenant {tenant_id!r} already has a study named {study_name!r}; choose another name", field=field
         )
-
-
-class TrialLike(Protocol):
-    """What :meth:`StudyStore.record_trial` reads of a trial (``trainforge.hpo.coordinator.TrialRecord``)."""
-
-    number: int
-    state: str
-    value: float | None
-    params: dict[str, Any]
-    rmse: float | None
-    datetime_start: datetime
-    datetime_complete: datetime | None
-    duration_seconds: float | None
-    error: str | None
 
 
 # A study's columns and the job columns it follows, in one query.
@@ -201,13 +187,13 @@ class StudyStore:
             return [TrialRow.from_row(row) for row in rows], total
 
     # -- the coordinator's writes --------------------------------------------------------------------------
-    def record_trial(self, study_id: UUID, trial: TrialLike) -> None:
+    def record_trial(self, study_id: UUID, trial: TrialRecord) -> None:
         """Insert or update the mirror of one trial. A finished trial is never moved back to RUNNING (a late or
         repeated "started" report changes nothing). Naive datetimes (Optuna's) are read as the local time."""
         with write_transaction(self.engine) as conn:
             self.record_trials_in(conn, study_id, [trial])
 
-    def record_trials_in(self, conn: Connection, study_id: UUID, records: Iterable[TrialLike]) -> None:
+    def record_trials_in(self, conn: Connection, study_id: UUID, records: Iterable[TrialRecord]) -> None:
         """:meth:`record_trial` for several trials in one statement, inside a write transaction the caller holds
         (the worker writes a batch of trials with the study's counts and its job's progress in one commit).
 
@@ -234,7 +220,7 @@ class StudyStore:
     def update_progress(
         self,
         study_id: UUID,
-        best: TrialLike | None,
+        best: TrialRecord | None,
         counts: Mapping[str, int],
         status: JobStatus | str | None = None,
     ) -> None:
@@ -251,7 +237,7 @@ class StudyStore:
         self,
         conn: Connection,
         study_id: UUID,
-        best: TrialLike | None,
+        best: TrialRecord | None,
         counts: Mapping[str, int],
         status: JobStatus | str | None = None,
     ) -> None:
@@ -312,7 +298,7 @@ def _not_found(study_id: object) -> NotFound:
     return NotFound(f"study {study_id} not found", field="study_id")
 
 
-def _trial_row(study_id: UUID, trial: TrialLike) -> dict[str, Any]:
+def _trial_row(study_id: UUID, trial: TrialRecord) -> dict[str, Any]:
     return {
         "study_id": study_id,
         "trial_number": trial.number,

@@ -254,11 +254,9 @@ class JobStore:
             if changed != 1:
                 raise IllegalTransition(job_id, current.status.value, target.value)
             self._record_event(conn, job_id, current.status, target, reason, worker_id, now)
-            self._insert_logs(conn, job_id, now, logs)
             level = "ERROR" if target is JobStatus.FAILED else "INFO"
-            self._insert_logs(
-                conn, job_id, now, [(level, None, f"Job {current.status.value} -> {target.value}: {reason}")]
-            )
+            own = (level, None, f"Job {current.status.value} -> {target.value}: {reason}")
+            self._insert_logs(conn, job_id, now, [*logs, own])
             return self._fetch(conn, job_id)
 
     def report_progress(

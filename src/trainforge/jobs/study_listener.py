@@ -28,12 +28,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from trainforge.db.engine import write_transaction
-from trainforge.hpo.coordinator import TrialRecord
-from trainforge.hpo.records import StudyRecord
+from trainforge.hpo.records import StudyRecord, TrialRecord
 from trainforge.hpo.store import StudyStore
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.status import JobStatus
-from trainforge.jobs.store import JobStore
+from trainforge.jobs.store import JobStore, LogInput
 from trainforge.tracking.study_runs import StudyRuns
 
 __all__ = ["BATCH_SECONDS", "HEARTBEAT_SECONDS", "TUNE_PROGRESS", "JobStudyListener"]
@@ -46,8 +45,6 @@ TUNE_PROGRESS = (0.05, 0.75)
 BATCH_SECONDS = 0.5
 # How often the lease is renewed (and a cancellation looked for) when no trial finishes.
 HEARTBEAT_SECONDS = 2.0
-
-_LogLine = tuple[str, str | None, str]  # (level, step, message), as JobStore takes them
 
 
 class JobStudyListener:
@@ -93,7 +90,7 @@ class JobStudyListener:
         # Waiting for the next write: trials by number (a finished one replaces its started one), log lines, and
         # the latest best and counts (None: no trial finished since the last write).
         self._trials: dict[int, TrialRecord] = {}
-        self._logs: list[_LogLine] = []
+        self._logs: list[LogInput] = []
         self._best: TrialRecord | None = None
         self._counts: dict[str, int] | None = None
         self._last_write = clock()

@@ -137,8 +137,9 @@ class Worker:
 
     def _attempt(self, job: JobRecord) -> JobOutcome:
         try:
-            result, tuned = self._run_pipeline(job)
-            if not TrainingConfig.model_validate(job.config).registers_model:
+            config = TrainingConfig.model_validate(job.config)
+            result, tuned = self._run_pipeline(job, config)
+            if not config.registers_model:
                 return self._complete(job, result, model_id=None, reason="evaluated (register_model is false)")
             return self._register_and_complete(job, result, tuned)
         except IllegalTransition as lost:
@@ -153,9 +154,8 @@ class Worker:
             return self._fail(job, error)
 
     # -- steps ---------------------------------------------------------------------------------------------
-    def _run_pipeline(self, job: JobRecord) -> tuple[PipelineResult, TuningOutcome | None]:
+    def _run_pipeline(self, job: JobRecord, config: TrainingConfig) -> tuple[PipelineResult, TuningOutcome | None]:
         ensure_ray(self.settings)
-        config = TrainingConfig.model_validate(job.config)
         checkpoint_dir = job_checkpoint_dir(self.settings.resolved_checkpoint_root, job.job_id)
         self._log_stored_checkpoints(job, checkpoint_dir)
         request = {

@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from trainforge.features.frequency import steps_per
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import forecast_metrics
-from trainforge.pipeline.forecast import baseline_forecast, load_step, prediction_frame
 from trainforge.pipeline.prepare import time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
+from trainforge.pipeline.steps import baseline_forecast, baseline_season, load_step, prediction_frame
 
 MODEL_FAMILY = "seasonal_naive"
 
@@ -47,7 +46,7 @@ def run_baseline_pipeline(
     forecast = baseline_forecast(data, config, test)
     actual = test[data.target].to_numpy(dtype=float)
     scores = forecast_metrics(actual, forecast)
-    season = config.seasonal_period or steps_per("1D", data.frequency) or 1
+    season = baseline_season(data, config)
     metrics = {
         **scores,
         **{f"baseline_{name}": value for name, value in scores.items()},

@@ -4,7 +4,8 @@ Each step is a plain public function (``load_training_data``, ``build_features``
 ``fit``/``predict``, ``seasonal_naive``, ``compare_with_baseline``) that a script can call one by one; this
 module strings them together, times them and reports. Given a checkpoint directory, it stores the output of the
 costly steps (``load``, ``fit``) and reuses those an earlier attempt stored (:mod:`trainforge.pipeline.checkpoints`).
-Registering the model is the caller's step.
+Registering the model is the caller's step. A ``model_family: seasonal_naive`` config runs
+:func:`~trainforge.pipeline.baseline_only.run_baseline_pipeline` instead.
 """
 
 from __future__ import annotations
@@ -13,20 +14,16 @@ import time
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from trainforge.features.frequency import steps_per
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.models.baseline import seasonal_naive
 from trainforge.models.families import get_family, validate_hyperparams
 from trainforge.models.family import ModelFamily
-from trainforge.pipeline.checkpoints import DataSnapshot, StepCheckpoints, inputs_fingerprint
+from trainforge.pipeline.baseline_only import run_baseline_pipeline
+from trainforge.pipeline.checkpoints import StepCheckpoints, inputs_fingerprint
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
-from trainforge.pipeline.load import TrainingData, data_hash, load_training_data
 from trainforge.pipeline.prepare import ForecastFeatures, TimeSplit, build_features, time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
+from trainforge.pipeline.steps import baseline_forecast, checkpoint_notices, load_step, prediction_frame
 
 MODEL_TYPE = "forecast"
 
@@ -69,8 +66,6 @@ def run_forecast_pipeline(
         PipelineError: The model could not be fitted.
     """
     if config.model_family == "seasonal_naive":
-        from trainforge.pipeline.baseline_only import run_baseline_pipeline  # it imports this module's steps
-
         yield from run_baseline_pipeline(
             tenant_id=tenant_id, feature_set=feature_set, config=config, feature_store_root=feature_store_root
         )
@@ -157,70 +152,6 @@ def run_forecast_pipeline(
     )
 
 
-def prediction_frame(test: pd.DataFrame, actual: np.ndarray, forecast: np.ndarray, baseline: np.ndarray):
-    """The test rows' ``timestamp``, ``series_id``, ``actual``, ``forecast`` and ``baseline`` (for the plots)."""
-    return pd.DataFrame(
-        {
-            "timestamp": test["timestamp"].to_numpy(),
-            "series_id": test["series_id"].astype("str").to_numpy(),
-            "actual": actual,
-            "forecast": forecast,
-            "baseline": baseline,
-        }
-    )
-
-
-def baseline_forecast(data: TrainingData, config: TrainingConfig, at: pd.DataFrame) -> np.ndarray:
-    """The seasonal-naive forecast of ``at``'s rows from ``data`` (season: ``config.seasonal_period``, else a day)."""
-    season = config.seasonal_period or steps_per("1D", data.frequency) or 1
-    return seasonal_naive(
-        data.frame, data.target, season=season, horizon=config.horizon, freq=data.frequency, at=at
-    ).to_numpy()
-
-
-def load_step(
-    store: ParquetFeatureStore,
-    tenant_id: str,
-    feature_set: str,
-    config: TrainingConfig,
-    checkpoints: StepCheckpoints | None,
-    seconds: dict[str, float],
-) -> Generator[StepEvent, None, DataSnapshot]:
-    """The ``load`` step, or its checkpoint: yields its events and returns the data."""
-    clock = time.perf_counter()
-    snapshot = checkpoints.load_data() if checkpoints else None
-    yield from _notices(checkpoints)
-    if snapshot is None:
-        yield StepEvent("load", f"Loading feature set {feature_set!r} of tenant {tenant_id!r}")
-        clock = time.perf_counter()  # after the yield: the time the caller spends on an event is not the step's
-        data = load_training_data(store, tenant_id, feature_set, config)
-        snapshot = DataSnapshot(data, data_hash(data.frame))
-        seconds["load"] = time.perf_counter() - clock
-        if checkpoints:
-            checkpoints.save_data(snapshot)
-        done = "Loaded"
-    else:
-        seconds["load"] = time.perf_counter() - clock
-        done = "Reused the checkpoint of step 'load' from an earlier attempt:"
-    yield from _notices(checkpoints)
-    data, frame = snapshot.data, snapshot.data.frame
-    series_count = int(frame["series_id"].nunique())
-    start, end = frame["timestamp"].min(), frame["timestamp"].max()
-    yield StepEvent(
-        "load",
-        f"{done} {len(frame):,} rows of {series_count} series from {start.isoformat()} to {end.isoformat()} "
-        f"(version {data.info.version} of the feature set, frequency {data.frequency}, covariates "
-        f"{data.covariates or 'none'})",
-        progress=STEPS["load"],
-        metrics={
-            "rows": float(len(frame)),
-            "series": float(series_count),
-            "feature_set_version": float(data.info.version),
-        },
-    )
-    return snapshot
-
-
 def _fit(
     family: ModelFamily,
     features: ForecastFeatures,
@@ -234,7 +165,7 @@ def _fit(
     """The ``fit`` step, or its checkpoint: yields its events and returns the fitted model."""
     clock = time.perf_counter()
     model = checkpoints.load_model(params=params, data_hash=digest) if checkpoints else None
-    yield from _notices(checkpoints)
+    yield from checkpoint_notices(checkpoints)
     if model is None:
         yield StepEvent(
             "fit",
@@ -257,7 +188,7 @@ def _fit(
     else:
         seconds["fit"] = time.perf_counter() - clock
         done = f"Reused the checkpoint of step 'fit' from an earlier attempt ({family.name})"
-    yield from _notices(checkpoints)
+    yield from checkpoint_notices(checkpoints)
     best_iteration = int(model.best_iteration or model.current_iteration())
     yield StepEvent(
         "fit",
@@ -267,7 +198,3 @@ def _fit(
         metrics={"best_iteration": float(best_iteration)},
     )
     return model
-
-
-def _notices(checkpoints: StepCheckpoints | None) -> list[StepEvent]:
-    return checkpoints.take_notices() if checkpoints else []

@@ -16,12 +16,11 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any, Protocol
 
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
 
+from trainforge.hpo.records import TrialRecord
 from trainforge.registry.records import experiment_name
 from trainforge.tracking.mlflow_backend import MlflowBackend
 from trainforge.tracking.mlflow_errors import mlflow_errors
@@ -40,19 +39,6 @@ _FLUSH_SECONDS = 2.0
 _STATUS = {"COMPLETE": RunStatus.FINISHED, "PRUNED": RunStatus.KILLED, "FAIL": RunStatus.FAILED}
 
 
-class FinishedTrial(Protocol):
-    number: int
-    state: str
-    value: float | None
-    params: Mapping[str, Any]
-    rmse: float | None
-    datetime_start: datetime
-    datetime_complete: datetime | None
-    duration_seconds: float | None
-    best_iteration: int | None
-    error: str | None
-
-
 class StudyRuns:
     """The MLflow side of one study. Use as a context manager: leaving it flushes every queued trial.
 
@@ -69,7 +55,7 @@ class StudyRuns:
     ) -> None:
         self._client = backend.client
         self._runs = TrainingRuns(backend)
-        self._queue: queue.Queue[FinishedTrial | None] = queue.Queue()
+        self._queue: queue.Queue[TrialRecord | None] = queue.Queue()
         with mlflow_errors(f"start the MLflow run of study {study_id}"):
             self.experiment_id = self._runs.ensure_experiment(
                 experiment_name(tenant_id, model_name), (tenant_id, model_name)
@@ -106,7 +92,7 @@ class StudyRuns:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def trial_finished(self, trial: FinishedTrial) -> None:
+    def trial_finished(self, trial: TrialRecord) -> None:
         """Queue a finished trial for logging as a child run (returns at once)."""
         if trial.number not in self._logged:
             self._queue.put(trial)
@@ -137,7 +123,7 @@ class StudyRuns:
     def _log_forever(self) -> None:
         done = False
         while not done:
-            batch: list[FinishedTrial] = []
+            batch: list[TrialRecord] = []
             try:
                 first = self._queue.get(timeout=_FLUSH_SECONDS)
             except queue.Empty:
@@ -161,7 +147,7 @@ class StudyRuns:
                 except Exception:  # tracking is a record of the study, never a reason to fail it
                     logger.exception("could not log trial %s of MLflow run %s", trial.number, self.run_id)
 
-    def _log_trial(self, trial: FinishedTrial) -> None:
+    def _log_trial(self, trial: TrialRecord) -> None:
         start_ms = int(trial.datetime_start.timestamp() * 1000)
         end = trial.datetime_complete or trial.datetime_start
         run = self._client.create_run(
