@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trainforge.errors import InvalidInput
 from trainforge.models.baseline import seasonal_naive, seasonal_naive_lag
 
 
@@ -51,3 +52,17 @@ def test_a_gap_gives_a_missing_forecast_not_a_wrong_one():
     forecast = seasonal_naive(data, "y", season=24, horizon=1, freq="h")
     assert np.isnan(forecast.loc[74])
     assert forecast.loc[75] == data.loc[75, "y"]
+
+
+def test_a_series_without_history_gets_missing_forecasts():
+    data = periodic()
+    at = data.iloc[[400, 500]].assign(series_id="c")
+    forecast = seasonal_naive(data, "y", season=24, horizon=1, freq="h", at=at)
+    assert forecast.isna().all()
+
+
+def test_a_repeated_timestamp_is_refused_naming_the_series():
+    data = periodic()
+    data = pd.concat([data, data.iloc[[10]]], ignore_index=True)
+    with pytest.raises(InvalidInput, match="'a' repeats a timestamp"):
+        seasonal_naive(data, "y", season=24, horizon=1, freq="h")
