@@ -48,6 +48,25 @@ def test_a_due_flush_happens_on_the_next_event(engine):
     assert messages(store, job.job_id)[-1] == "Fitting"
 
 
+def test_an_empty_buffer_is_due_for_a_write_only_after_check_seconds(engine):
+    # The worker waits on its Ray task until due_in(): with nothing buffered that is the cancellation check's period,
+    # not the flush period, and an early call to flush_if_due writes nothing.
+    store = JobStore(engine)
+    job = running_job(store)
+    progress = JobProgress(store, job.job_id, worker_id="w1", lease_seconds=60, flush_seconds=1800, check_seconds=3600)
+    assert 1800 < progress.due_in() <= 3600
+    renewed = store.get(job.job_id).lease_expires_at
+    assert progress.flush_if_due() is None
+    assert store.get(job.job_id).lease_expires_at == renewed  # nothing was written
+
+    progress.log("INFO", "load", "Loading")
+    assert 0 < progress.due_in() <= 1800  # an event waits at most flush_seconds
+
+    due = JobProgress(store, job.job_id, worker_id="w1", lease_seconds=60, flush_seconds=3600, check_seconds=0)
+    assert due.due_in() == 0
+    assert due.flush_if_due() is JobStatus.RUNNING  # the heartbeat: renews the lease, reads the status
+
+
 def test_a_flush_tells_the_worker_the_job_was_cancelled(engine):
     store = JobStore(engine)
     job = running_job(store)

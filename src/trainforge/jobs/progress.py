@@ -20,6 +20,10 @@ from trainforge.jobs.store import JobStore
 
 # How long an event may wait before it is written: what someone following the job's log or progress waits at most.
 FLUSH_SECONDS = 0.5
+# How long the buffer may go without a write when nothing is buffered: each write renews the lease and reads the
+# job's status, so this is how late the worker sees a cancellation (issue 4 asks for the Ray work to stop within 10
+# s) however long ``worker_poll_seconds`` is.
+CHECK_SECONDS = 1.0
 
 
 class JobProgress:
@@ -31,6 +35,7 @@ class JobProgress:
         worker_id: The worker holding its lease (a write does nothing to a job another worker took over).
         lease_seconds: How long each write extends the lease.
         flush_seconds: How long an event may wait in the buffer.
+        check_seconds: How long the buffer may go without a write when it is empty.
     """
 
     def __init__(
@@ -41,9 +46,11 @@ class JobProgress:
         worker_id: str,
         lease_seconds: float,
         flush_seconds: float = FLUSH_SECONDS,
+        check_seconds: float = CHECK_SECONDS,
     ) -> None:
         self.store, self.job_id = store, job_id
-        self.worker_id, self.lease_seconds, self.flush_seconds = worker_id, lease_seconds, flush_seconds
+        self.worker_id, self.lease_seconds = worker_id, lease_seconds
+        self.flush_seconds, self.check_seconds = flush_seconds, check_seconds
         self._logs: list[PendingLog] = []
         self._metrics: dict[str, Any] = {}
         self._progress: float | None = None
@@ -62,7 +69,17 @@ class JobProgress:
         if progress is not None:
             self._progress = progress
         self._metrics.update(metrics or {})
-        return self.flush() if time.monotonic() - self._last_flush >= self.flush_seconds else None
+        return self.flush_if_due()
+
+    def due_in(self) -> float:
+        """Seconds until the next write is due: ``flush_seconds`` after the last one when events wait in the
+        buffer, ``check_seconds`` after it when none do (0 when it is already due)."""
+        period = self.flush_seconds if self._logs or self._metrics else self.check_seconds
+        return max(0.0, self._last_flush + period - time.monotonic())
+
+    def flush_if_due(self) -> JobStatus | None:
+        """Write the buffer if a write is due (see :meth:`due_in`); returns the job's status when it wrote."""
+        return self.flush() if self.due_in() <= 0 else None
 
     def flush(self) -> JobStatus:
         """Write what is buffered and renew the lease (also a heartbeat when nothing is); returns the job's status."""

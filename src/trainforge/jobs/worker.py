@@ -48,9 +48,6 @@ logger = logging.getLogger(__name__)
 
 # How often an idle or busy worker touches its row in ``workers`` and looks for expired leases.
 MAINTENANCE_SECONDS = 5.0
-# A busy worker looks for a cancellation at least this often, however long worker_poll_seconds is: cancelling a
-# running job must stop its Ray work within seconds (issue 4 promises 10).
-CANCEL_CHECK_SECONDS = 1.0
 
 
 class WorkerDraining(Exception):
@@ -197,7 +194,9 @@ class Worker:
         result: PipelineResult | None = None
         while True:
             self._check_drain()
-            ready, _ = ray.wait([stream], timeout=min(self.poll_seconds, CANCEL_CHECK_SECONDS))
+            # Wake when the stream has more or when the buffer's next write is due (at least every
+            # progress.CHECK_SECONDS: the write renews the lease and tells whether the job was cancelled meanwhile).
+            ready, _ = ray.wait([stream], timeout=self._job_progress.due_in())
             if not ready:
                 if self._heartbeat(job) is JobStatus.CANCELLED:
                     raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
@@ -362,9 +361,9 @@ class Worker:
         if status is JobStatus.CANCELLED:
             raise IllegalTransition(job.job_id, status.value, JobStatus.RUNNING.value)
 
-    def _heartbeat(self, job: JobRecord) -> JobStatus:
+    def _heartbeat(self, job: JobRecord) -> JobStatus | None:
         self._maintain()
-        return self._job_progress.flush()
+        return self._job_progress.flush_if_due()
 
     def _log(self, job: JobRecord, level: str, step: str | None, message: str) -> None:
         self._job_progress.log(level, step, message)
