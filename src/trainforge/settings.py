@@ -65,6 +65,14 @@ class Settings(BaseSettings):
         description="Let webhooks POST to private, loopback and link-local addresses (a receiver on this network). "
         "Off by default: a tenant could otherwise aim the server at internal services.",
     )
+    api_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Threads the API runs its blocking work in (database reads and writes). More threads only "
+        "contend for Python's GIL: with 40 (AnyIO's default) under 200 status polls a second beside a busy worker, "
+        "polls took 10 times longer at the 99th percentile than with a few.",
+    )
     max_request_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body the API accepts."
     )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_home()
+        # FastAPI runs plain `def` routes and dependencies in AnyIO's thread pool; size it here (see api_threads).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         engine = make_engine(settings.resolved_database_url)
         ensure_schema(engine, create_if_empty=settings.database_url is None)
         app.state.settings = settings

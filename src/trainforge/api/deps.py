@@ -55,16 +55,28 @@ FeatureStoreDep = Annotated[ParquetFeatureStore, Depends(_feature_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def _principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    keys: KeyStore = request.app.state.key_store
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _key_store(request: Request) -> KeyStore:
+    return request.app.state.key_store
+
+
+KeyStoreDep = Annotated[KeyStore, Depends(_key_store)]
+
+
+def authenticate(keys: KeyStore, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The principal of a request's bearer key (blocking: it reads the key's row)."""
     token = credentials.credentials if credentials else None
     if token is not None and not (token.isascii() and token.isprintable()):
         # Not a key at all. A header value is visible ASCII on the wire; an in-process client can still send a NUL,
         # which PostgreSQL would refuse in the key lookup (a 500 instead of a 401).
         token = None
     return keys.authenticate(token)
+
+
+def _principal(keys: KeyStoreDep, credentials: BearerDep) -> Principal:
+    return authenticate(keys, credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
