@@ -46,9 +46,21 @@ def ensure_ray(settings: Settings) -> None:
                 # Ray keeps only as many idle worker processes as CPUs and kills the rest after a second idle. With
                 # fractional job_cpus, more jobs than CPUs run at once, so between two short jobs Ray would kill a
                 # process and start a new one (~3 s of CPU importing pandas and LightGBM). Keep one per job slot.
-                _system_config={"num_workers_soft_limit": max(cpus, settings.worker_concurrency)},
+                _system_config={"num_workers_soft_limit": local_processes_to_keep(settings, cpus)},
                 **common,
             )
+
+
+# Ray returns a finished task's process to its pool a moment after the task's last result reached the worker. A job
+# claimed in that moment finds every kept process still leased, and Ray starts one more (~3 s of CPU, most of it
+# importing the pipeline): 1-2 times per 1,000 back-to-back short jobs in bench/queue.py. Spare warm processes
+# absorb that, at ~250 MB of memory each.
+SPARE_PROCESSES = 2
+
+
+def local_processes_to_keep(settings: Settings, cpus: int) -> int:
+    """How many worker processes a local Ray keeps (and the worker warms): one per job slot or CPU, and spares."""
+    return max(cpus, settings.worker_concurrency) + SPARE_PROCESSES
 
 
 def shutdown_ray() -> None:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, or_, select, text, update
 
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
@@ -139,17 +139,20 @@ class JobStore:
                     .having(func.count() >= max_running_per_tenant)
                 )
                 query = query.where(jobs.tenant_id.not_in(busy))
-            candidate = conn.execute(
+            # One statement: the UPDATE claims the row its subquery picked and locked (SKIP LOCKED: concurrent
+            # claimers pass over it to the next job instead of waiting). SQLite has no row locks and needs none: its
+            # BEGIN IMMEDIATE already serialises writers.
+            candidate = (
                 query.order_by(jobs.virtual_enqueued_at.asc(), jobs.created_at.asc())
                 .limit(1)
                 .with_for_update(skip_locked=True)
-            ).scalar_one_or_none()
-            if candidate is None:
-                return None
+                .correlate(None)
+                .scalar_subquery()
+            )
             claimed = (
                 conn.execute(
                     update(training_jobs)
-                    .where(and_(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value))
+                    .where(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value)
                     .returning(*training_jobs.c)
                     .values(
                         status=JobStatus.RUNNING.value,
@@ -167,9 +170,9 @@ class JobStore:
                 .mappings()
                 .one_or_none()
             )
-            if claimed is None:  # cannot happen under the row lock above; kept as a guard, not a retry loop
+            if claimed is None:
                 return None
-            self._record_event(conn, candidate, JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now)
+            self._record_event(conn, claimed["job_id"], JobStatus.QUEUED, JobStatus.RUNNING, "claimed", worker_id, now)
             return JobRecord.from_row(claimed)
 
     def reap_expired_leases(self, *, now: datetime | None = None) -> list[JobRecord]:
@@ -250,14 +253,18 @@ class JobStore:
                 conditions.append(jobs.worker_id == worker_id)
             if lease_expired_before is not None:
                 conditions.append(jobs.lease_expires_at < lease_expired_before)
-            changed = conn.execute(update(training_jobs).where(*conditions).values(**values)).rowcount
-            if changed != 1:
+            changed = (
+                conn.execute(update(training_jobs).where(*conditions).values(**values).returning(*training_jobs.c))
+                .mappings()
+                .one_or_none()
+            )
+            if changed is None:
                 raise IllegalTransition(job_id, current.status.value, target.value)
             self._record_event(conn, job_id, current.status, target, reason, worker_id, now)
             level = "ERROR" if target is JobStatus.FAILED else "INFO"
             own = (level, None, f"Job {current.status.value} -> {target.value}: {reason}")
             self._insert_logs(conn, job_id, now, [*logs, own])
-            return self._fetch(conn, job_id)
+            return JobRecord.from_row(changed)
 
     def report_progress(
         self,
@@ -429,10 +436,6 @@ class JobStore:
         if row is None:
             raise JobNotFound(job_id)
         return JobRecord.from_row(row)
-
-    @staticmethod
-    def _fetch(conn, job_id: UUID) -> JobRecord:
-        return JobRecord.from_row(conn.execute(select(training_jobs).where(jobs.job_id == job_id)).mappings().one())
 
     @staticmethod
     def _record_event(conn, job_id, source: JobStatus | None, target: JobStatus, reason, worker_id, now) -> None:

@@ -12,7 +12,7 @@ import threading
 
 import ray
 
-from trainforge.compute.ray_runtime import ensure_ray
+from trainforge.compute.ray_runtime import ensure_ray, local_processes_to_keep
 from trainforge.compute.tasks import warm_up_workers
 from trainforge.jobs.store import JobStore
 from trainforge.jobs.worker import Worker, default_worker_id
@@ -35,7 +35,8 @@ class WorkerPool:
         ensure_ray(self.settings)
         if not self.settings.ray_address:
             # Local Ray only: a cluster's worker processes are the cluster's, and warm up on first use.
-            warmed = warm_up_workers(max(len(self.workers), int(ray.cluster_resources().get("CPU", 1))))
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            warmed = warm_up_workers(max(len(self.workers), local_processes_to_keep(self.settings, cpus)))
             logger.info("warmed %d Ray worker processes", len(warmed))
         for worker in self.workers:
             thread = threading.Thread(target=worker.run, args=(stop,), name=f"worker {worker.worker_id}", daemon=True)
