@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -37,12 +38,25 @@ logger = logging.getLogger(__name__)
 WorkerPoolHandle = Any  # trainforge.jobs.worker_pool.WorkerPool, imported lazily
 
 
-def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
+def _freeze_startup_objects() -> None:
+    """Exempt what start-up created (modules, the app, its routes and schemas) from the cyclic garbage collector.
+
+    The server holds ~260,000 objects once its libraries are imported, and CPython's full collection walks every
+    one: it paused the server for 215-260 ms every 25 s or so under 200 status polls a second, which was the whole
+    of the polls' 99th percentile. Frozen objects are never walked again; what requests create still is.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool = False) -> FastAPI:
     """Build the API.
 
     Args:
         settings: configuration (see :mod:`trainforge.settings`).
         run_worker: also run one embedded worker thread that claims and trains jobs (``trainforge serve``).
+        freeze_gc: once started, exempt the start-up objects from garbage collection (see
+            :func:`_freeze_startup_objects`); for a server process, not for a test that builds many apps.
     """
 
     @asynccontextmanager
@@ -70,6 +84,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         # Notifications are sent where a worker runs (`trainforge serve`); see docs/notifications.md.
         sender = WebhookSender(allow_private=settings.webhook_allow_private)
         dispatcher_thread = start_dispatcher(engine, stop, sender=sender) if run_worker else None
+        if freeze_gc:
+            _freeze_startup_objects()
         try:
             yield
         finally:

@@ -56,7 +56,7 @@ def serve(
         from trainforge.compute.ray_runtime import ensure_ray
 
         ensure_ray(settings)  # once, in the main thread; the worker thread reuses it
-    uvicorn.run(create_app(settings, run_worker=not no_worker), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, run_worker=not no_worker, freeze_gc=True), host=host, port=port, log_level="info")
 
 
 @app.command()
