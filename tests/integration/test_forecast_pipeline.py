@@ -101,6 +101,14 @@ def test_result_carries_model_params_metrics_lineage_and_predictions(demo_run):
     assert set(result.step_seconds) == {"load", "prepare", "fit", "evaluate"}
 
 
+def test_an_evaluation_run_scores_the_same_and_ships_no_predictions(store_root, demo_run):
+    # register_model: false: nothing plots the test predictions, so the result does not carry them.
+    evaluated = run(store_root, register_model=False)[-1]
+    assert evaluated.test_predictions is None
+    assert evaluated.metrics == demo_run[-1].metrics
+    assert demo_run[-1].test_predictions is not None
+
+
 def test_data_hash_is_stable_and_sensitive(store_root):
     store = ParquetFeatureStore(store_root)
     config = TrainingConfig(target_variable="load_kw")

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, Select, bindparam, func, insert, or_, select, text, update
 
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
@@ -32,6 +32,10 @@ from trainforge.jobs.records import JobEvent, JobRecord, LogLine, NewJob, Pendin
 from trainforge.jobs.status import JobStatus, sources_of
 
 jobs = training_jobs.c
+# Built once, with bound parameters: status polls run these hundreds of times a second, and building a statement
+# and its cache key on every call cost a fifth of the read.
+_JOB_BY_ID = select(training_jobs).where(jobs.job_id == bindparam("job_id"))
+_TENANT_JOB_BY_ID = _JOB_BY_ID.where(jobs.tenant_id == bindparam("tenant_id"))
 # A log line to append: (level, step, message), or a PendingLog that also says when it happened.
 LogInput = tuple[str, str | None, str] | PendingLog
 
@@ -342,7 +346,7 @@ class JobStore:
     # -- reading -------------------------------------------------------------------------------------------
     def get(self, job_id: UUID, *, tenant_id: str | None = None) -> JobRecord:
         with read_transaction(self.engine) as conn:
-            row = conn.execute(self._select_job(job_id, tenant_id)).mappings().one_or_none()
+            row = conn.execute(*self._select_job(job_id, tenant_id)).mappings().one_or_none()
         if row is None:
             raise JobNotFound(job_id)
         return JobRecord.from_row(row)
@@ -378,7 +382,7 @@ class JobStore:
         """The job's log lines in order (the last ``tail`` of them, if given) and the total number of lines."""
         logs_c = training_job_logs.c
         with read_transaction(self.engine) as conn:
-            if conn.execute(self._select_job(job_id, tenant_id)).first() is None:
+            if conn.execute(*self._select_job(job_id, tenant_id)).first() is None:
                 raise JobNotFound(job_id)
             where = [logs_c.job_id == job_id, logs_c.log_id > after_id]
             total = conn.execute(select(func.count()).where(*where)).scalar_one()
@@ -427,12 +431,15 @@ class JobStore:
 
     # -- internals -----------------------------------------------------------------------------------------
     @staticmethod
-    def _select_job(job_id: UUID, tenant_id: str | None):
-        query = select(training_jobs).where(jobs.job_id == job_id)
-        return query.where(jobs.tenant_id == tenant_id) if tenant_id is not None else query
+    def _select_job(job_id: UUID, tenant_id: str | None) -> tuple[Select, dict[str, Any]]:
+        """The job's row (only if it is ``tenant_id``'s, when given): a statement and its parameters."""
+        if tenant_id is None:
+            return _JOB_BY_ID, {"job_id": job_id}
+        return _TENANT_JOB_BY_ID, {"job_id": job_id, "tenant_id": tenant_id}
 
     def _lock_current(self, conn, job_id: UUID, tenant_id: str | None) -> JobRecord:
-        row = conn.execute(self._select_job(job_id, tenant_id).with_for_update()).mappings().one_or_none()
+        statement, params = self._select_job(job_id, tenant_id)
+        row = conn.execute(statement.with_for_update(), params).mappings().one_or_none()
         if row is None:
             raise JobNotFound(job_id)
         return JobRecord.from_row(row)

@@ -78,6 +78,6 @@ def run_baseline_pipeline(
             data_hash=snapshot.digest,
             feature_columns=[],
         ),
-        test_predictions=prediction_frame(test, actual, forecast, forecast),
+        test_predictions=prediction_frame(test, actual, forecast, forecast) if config.registers_model else None,
         step_seconds=seconds,
     )

@@ -147,7 +147,7 @@ def run_forecast_pipeline(
             data_hash=digest,
             feature_columns=list(features.feature_columns),
         ),
-        test_predictions=prediction_frame(test, actual, forecast, baseline),
+        test_predictions=prediction_frame(test, actual, forecast, baseline) if config.registers_model else None,
         step_seconds=seconds,
     )
 

@@ -50,6 +50,8 @@ class PipelineResult:
     hyperparams: dict[str, Any]
     metrics: dict[str, float]  # {"mae", "rmse", "mape", "baseline_mae", "baseline_rmse", "baseline_mape", ...}
     lineage: Lineage
-    # Test-split rows: columns timestamp, series_id, actual, forecast, baseline.
-    test_predictions: pd.DataFrame
+    # Test-split rows: columns timestamp, series_id, actual, forecast, baseline. None when the job registers no model
+    # (config.registers_model is false): they only feed the registered version's plots and predictions table, and
+    # building and shipping them was a tenth of a short evaluation job's work.
+    test_predictions: pd.DataFrame | None
     step_seconds: dict[str, float] = field(default_factory=dict)

@@ -149,9 +149,10 @@ class ModelRegistry:
             run_id, result.model, pip_requirements=_pip_requirements(), params=params
         )
         self._runs.log_values(run_id, params, run_metrics(result), model_id=logged_model_id)
-        figure = forecast_vs_actual(result.test_predictions, value_label=result.lineage.target_variable)
-        self._runs.log_figure(run_id, figure, PLOT_ARTIFACT)
-        self._runs.log_table(run_id, result.test_predictions, PREDICTIONS_ARTIFACT)
+        if result.test_predictions is not None:  # a pipeline run for registration always has them
+            figure = forecast_vs_actual(result.test_predictions, value_label=result.lineage.target_variable)
+            self._runs.log_figure(run_id, figure, PLOT_ARTIFACT)
+            self._runs.log_table(run_id, result.test_predictions, PREDICTIONS_ARTIFACT)
         return logged_model_id
 
     def _create_version(

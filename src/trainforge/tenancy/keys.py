@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import api_keys
@@ -58,6 +58,8 @@ def _digest(secret: str) -> str:
 
 _KEY_ID = re.compile(rf"[0-9a-f]{{{2 * _KEY_ID_BYTES}}}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,128}")  # token_urlsafe's alphabet
+# Built once: every request authenticates (see jobs/store.py's _JOB_BY_ID).
+_KEY_BY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
 
 
 def split_token(token: str) -> tuple[str, str] | None:
@@ -107,7 +109,7 @@ class KeyStore:
             raise Unauthorized("missing or malformed API key; send `Authorization: Bearer <key>`")
         key_id, secret = parts
         with read_transaction(self.engine) as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().one_or_none()
+            row = conn.execute(_KEY_BY_ID, {"key_id": key_id}).mappings().one_or_none()
         # Compare even when the key is unknown, so that the time taken does not tell which key ids exist.
         stored = row["key_hash"] if row is not None else _digest(secrets.token_urlsafe(_SECRET_BYTES))
         if not hmac.compare_digest(stored, _digest(secret)) or row is None or row["revoked_at"] is not None:
@@ -132,7 +134,7 @@ class KeyStore:
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
-            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().one_or_none()
+            row = conn.execute(_KEY_BY_ID, {"key_id": key_id}).mappings().one_or_none()
         if row is None:
             raise NotFound(f"API key {key_id!r} not found", field="key_id")
         return ApiKey(
