@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -31,22 +30,12 @@ from trainforge.jobs.store import JobStore
 from trainforge.notifications import WebhookSender, WebhookStore, start_dispatcher
 from trainforge.observability import ServiceMetricsCollector
 from trainforge.settings import Settings
+from trainforge.startup import freeze_startup_objects
 from trainforge.tenancy import KeyStore
 from trainforge.tenancy.local_key import ensure_local_admin_key
 
 logger = logging.getLogger(__name__)
 WorkerPoolHandle = Any  # trainforge.jobs.worker_pool.WorkerPool, imported lazily
-
-
-def _freeze_startup_objects() -> None:
-    """Exempt what start-up created (modules, the app, its routes and schemas) from the cyclic garbage collector.
-
-    The server holds ~260,000 objects once its libraries are imported, and CPython's full collection walks every
-    one: it paused the server for 215-260 ms every 25 s or so under 200 status polls a second, which was the whole
-    of the polls' 99th percentile. Frozen objects are never walked again; what requests create still is.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool = False) -> FastAPI:
@@ -56,7 +45,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
         settings: configuration (see :mod:`trainforge.settings`).
         run_worker: also run one embedded worker thread that claims and trains jobs (``trainforge serve``).
         freeze_gc: once started, exempt the start-up objects from garbage collection (see
-            :func:`_freeze_startup_objects`); for a server process, not for a test that builds many apps.
+            :mod:`trainforge.startup`); for a server process, not for a test that builds many apps.
     """
 
     @asynccontextmanager
@@ -85,7 +74,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
         sender = WebhookSender(allow_private=settings.webhook_allow_private)
         dispatcher_thread = start_dispatcher(engine, stop, sender=sender) if run_worker else None
         if freeze_gc:
-            _freeze_startup_objects()
+            freeze_startup_objects()
         try:
             yield
         finally:

@@ -74,6 +74,7 @@ def worker(
     from trainforge.jobs.worker_pool import WorkerPool
     from trainforge.notifications import WebhookSender, start_dispatcher
     from trainforge.registry import ModelRegistry
+    from trainforge.startup import freeze_startup_objects
 
     configure_logging(verbose)
     settings = settings_for(home)
@@ -88,6 +89,7 @@ def worker(
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
     pool = WorkerPool(settings, store, registry)
     pool.start(stop)
+    freeze_startup_objects()  # Ray, pandas and MLflow are imported and the Ray processes warm (trainforge.startup)
     # Job endings are notified from here too, so `serve --no-worker` plus separate workers still sends webhooks
     # (dispatchers on many processes share the work through the database; see docs/notifications.md).
     dispatcher = start_dispatcher(

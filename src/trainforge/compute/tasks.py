@@ -111,6 +111,9 @@ def _preload(barrier: str, processes: int, timeout_seconds: float) -> int:
     from pathlib import Path
 
     import trainforge.pipeline.forecast  # noqa: F401  (the import is the point: pandas, pyarrow, LightGBM)
+    from trainforge.startup import freeze_startup_objects
+
+    freeze_startup_objects()  # this process now runs jobs for as long as Ray keeps it (see trainforge.startup)
 
     # Hold this process until every warm-up task has one of its own; otherwise Ray would hand the next warm-up
     # task to a process that finished its import, and fewer processes than asked for would be warmed.
