@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from trainforge.api.deps import (
@@ -81,7 +81,7 @@ def start_job(
 
 
 @router.get("/{job_id}", response_model=JobDetail, responses=NOT_FOUND)
-async def get_job(job_id: UUID, store: JobStoreDep, keys: KeyStoreDep, credentials: BearerDep) -> JobDetail:
+async def get_job(job_id: UUID, store: JobStoreDep, keys: KeyStoreDep, credentials: BearerDep) -> Response:
     """Status, progress, current step, live metrics and (when done) the registered ``model_id``."""
 
     # The API's hottest path (`jobs watch` and dashboards poll it): the key check and the read share one trip to
@@ -90,7 +90,10 @@ async def get_job(job_id: UUID, store: JobStoreDep, keys: KeyStoreDep, credentia
         principal = authenticate(keys, credentials)
         return JobDetail.of(store.get(job_id, tenant_id=principal.tenant_scope))
 
-    return await run_in_threadpool(read)
+    detail = await run_in_threadpool(read)
+    # Written by pydantic directly: FastAPI would validate the model against response_model again and encode it
+    # through the standard library's json, 0.4 ms of a poll's ~2 ms. response_model still documents the shape.
+    return Response(content=detail.model_dump_json(), media_type="application/json")
 
 
 @router.get("", response_model=JobList, responses=FORBIDDEN)
