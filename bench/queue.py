@@ -211,13 +211,11 @@ def unfinished(engine) -> int:
         ).scalar_one()
 
 
-def job_times(url: str, job_ids: list[str]) -> pd.DataFrame:
+def job_times(engine, job_ids: list[str]) -> pd.DataFrame:
     """created/started/completed times and status of the given jobs, from the database."""
-    engine = create_engine(url)
     c = training_jobs.c
     with engine.connect() as conn:
         rows = conn.execute(select(c.job_id, c.status, c.created_at, c.started_at, c.completed_at)).all()
-    engine.dispose()
     frame = pd.DataFrame(rows, columns=["job_id", "status", "created_at", "started_at", "completed_at"])
     wanted = set(job_ids)
     return frame[frame["job_id"].astype(str).isin(wanted)].reset_index(drop=True)
@@ -330,30 +328,30 @@ def run_phases(args, base: str, auth: dict[str, str], start_worker):
     ids = submit(base, auth, args.jobs)
     submit_seconds = time.perf_counter() - clock
     pollers = Pollers(base, auth, args.pollers, args.poll_interval, ids).start()
-    progress = create_engine(args.database_url)  # one engine for the checks below: building one costs ~20 ms
+    database = create_engine(args.database_url)  # one engine for the reads below: building one costs ~20 ms
     console.print(
         f"burst: a worker with {args.workers} threads drains the queue; {args.pollers} pollers every "
         f"{args.poll_interval} s"
     )
     worker_pid = start_worker()
     # The worker starts Ray and warms one process per thread before its first claim: not orchestration.
-    wait_for(lambda: unfinished(progress) < args.jobs, 300, "the first claim", interval=0.05)
+    wait_for(lambda: unfinished(database) < args.jobs, 300, "the first claim", interval=0.05)
     pollers.take()
     cpu_before = psutil.cpu_times()
     groups_before = cpu_by_group(worker_pid, pollers.pid)
     clock = time.perf_counter()
-    wait_for(lambda: unfinished(progress) == 0, 1800, "the burst to end", interval=0.5)
+    wait_for(lambda: unfinished(database) == 0, 1800, "the burst to end", interval=0.5)
     burst_seconds = time.perf_counter() - clock
     cpu_after = psutil.cpu_times()
     groups = {name: used - groups_before.get(name, 0.0) for name, used in cpu_by_group(worker_pid, pollers.pid).items()}
     burst_polls = pollers.take()
-    times = job_times(args.database_url, ids)
+    times = job_times(database, ids)
 
     console.print(f"rest: {args.rest_seconds:g} s of polling an idle server")
     time.sleep(args.rest_seconds)
     rest_latencies = [latency for _, latency in pollers.take()]
     pollers.stop()
-    progress.dispose()
+    database.dispose()
     busy = (sum(cpu_after) - cpu_after.idle - cpu_after.iowait) - (
         sum(cpu_before) - cpu_before.idle - cpu_before.iowait
     )
