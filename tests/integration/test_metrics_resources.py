@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 import pytest
 
+from trainforge.compute import resources
 from trainforge.compute.resources import measure_resources
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
@@ -25,12 +27,23 @@ def burn_cpu(seconds: float) -> None:
         sum(range(1000))
 
 
-def test_measures_cpu_time_and_the_peak_of_a_short_lived_allocation():
+@pytest.fixture(params=["kernel", "sampled"])
+def peak_source(request, monkeypatch) -> str:
+    """Each test runs with the kernel's peak (Linux) and with the sampling thread that stands in elsewhere."""
+    if request.param == "sampled":
+        monkeypatch.setattr(resources._KernelPeak, "start", classmethod(lambda cls: None))
+    elif sys.platform != "linux":
+        pytest.fail("the kernel's peak (VmHWM) is Linux's; run this test on Linux")
+    return request.param
+
+
+def test_measures_cpu_time_and_the_peak_of_a_short_lived_allocation(peak_source):
     with measure_resources(sample_seconds=0.01) as baseline:
         pass
     with measure_resources(sample_seconds=0.01) as usage:
         block = b"\x01" * (200 * 2**20)  # written, so resident (calloc'd zeros would not be)
-        time.sleep(0.1)  # let the sampler see it
+        if peak_source == "sampled":
+            time.sleep(0.1)  # let the sampler see it; the kernel sees every page as it is touched
         del block
         burn_cpu(0.3)
     assert usage.cpu_seconds >= 0.25
@@ -42,7 +55,24 @@ def test_measures_cpu_time_and_the_peak_of_a_short_lived_allocation():
     assert not any(t.name == "trainforge-resource-sampler" for t in threading.enumerate())
 
 
-def test_the_sampler_stops_when_the_work_raises():
+def test_a_later_measurement_does_not_inherit_an_earlier_peak(peak_source):
+    with measure_resources(sample_seconds=0.01) as big:
+        block = b"\x01" * (200 * 2**20)
+        time.sleep(0.05)
+        del block
+    with measure_resources(sample_seconds=0.01) as small:
+        pass
+    assert small.peak_memory_mb < big.peak_memory_mb - 150  # the process's lifetime peak is not the work's
+
+
+def test_on_linux_no_thread_samples_the_memory():
+    if sys.platform != "linux":
+        pytest.fail("the kernel's peak (VmHWM) is Linux's; run this test on Linux")
+    with measure_resources(sample_seconds=0.01):
+        assert not any(t.name == "trainforge-resource-sampler" for t in threading.enumerate())
+
+
+def test_the_sampler_stops_when_the_work_raises(peak_source):
     with pytest.raises(RuntimeError), measure_resources(sample_seconds=0.01):
         raise RuntimeError("the pipeline failed")
     assert not any(t.name == "trainforge-resource-sampler" for t in threading.enumerate())

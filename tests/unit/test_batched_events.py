@@ -42,3 +42,38 @@ def test_an_error_is_raised_after_the_items_before_it():
 
 def test_nothing_to_hand_on():
     assert list(batched(iter(()), seconds=0.01)) == []
+
+
+def test_the_pipeline_threads_are_kept_between_tasks():
+    threads = set()
+
+    def items():
+        threads.add(threading.current_thread())
+        yield 1
+
+    for _ in range(20):
+        assert list(batched(items(), seconds=60)) == [[1]]
+    assert threading.current_thread() not in threads
+    assert len(threads) <= 4  # a pool's threads, not one new thread per task
+
+
+def test_an_abandoned_consumer_stops_the_items_at_their_next_one():
+    produced, closed = [], threading.Event()
+    go_on = threading.Event()
+
+    def items():
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+                if i == 0:
+                    go_on.wait(timeout=30)
+        finally:
+            closed.set()
+
+    batches = batched(items(), seconds=0.01)
+    assert next(batches) == [0]
+    batches.close()  # the Ray task went away
+    go_on.set()
+    assert closed.wait(timeout=30)
+    assert len(produced) <= 2  # the one in flight when the consumer left, at most
