@@ -16,13 +16,14 @@ Contract:
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, Select, Update, bindparam, func, insert, or_, select, text, update
 
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import training_job_events, training_job_logs, training_jobs
@@ -36,6 +37,29 @@ jobs = training_jobs.c
 # and its cache key on every call cost a fifth of the read.
 _JOB_BY_ID = select(training_jobs).where(jobs.job_id == bindparam("job_id"))
 _TENANT_JOB_BY_ID = _JOB_BY_ID.where(jobs.tenant_id == bindparam("tenant_id"))
+# What a transition needs of the row it locks: its status and metrics (not all 26 columns, each described anew).
+_LOCK_JOB = select(jobs.status, jobs.metrics).where(jobs.job_id == bindparam("job_id")).with_for_update()
+_LOCK_TENANT_JOB = (
+    select(jobs.status, jobs.metrics)
+    .where(jobs.job_id == bindparam("job_id"), jobs.tenant_id == bindparam("tenant_id"))
+    .with_for_update()
+)
+_METRICS_BY_ID = select(jobs.metrics).where(jobs.job_id == bindparam("job_id"))
+_STATUS_BY_ID = select(jobs.status).where(jobs.job_id == bindparam("job_id"))
+_INSERT_EVENT = insert(training_job_events)
+_INSERT_LOGS = insert(training_job_logs)
+# The worker's writes are built once too (a short job makes half a dozen): an UPDATE whose SET clause comes from
+# the names of the parameters it is executed with. The WHERE clause's parameters are prefixed so that they never
+# take a column's name, which SQLAlchemy reserves for the SET clause.
+_PROGRESS_UPDATE = (
+    update(training_jobs)
+    .where(
+        jobs.job_id == bindparam("where_job_id"),
+        jobs.status == JobStatus.RUNNING.value,
+        jobs.worker_id == bindparam("where_worker_id"),
+    )
+    .returning(jobs.status)
+)
 # A log line to append: (level, step, message), or a PendingLog that also says when it happened.
 LogInput = tuple[str, str | None, str] | PendingLog
 
@@ -126,50 +150,17 @@ class JobStore:
                 # Counting running jobs and claiming must be one step, or two workers that both count 4 of 5
                 # would both claim. SQLite's BEGIN IMMEDIATE already serialises; PostgreSQL needs the lock.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
-            running = jobs.status == JobStatus.RUNNING.value
-            if (
-                max_running is not None
-                and conn.execute(select(func.count()).where(running)).scalar_one() >= max_running
-            ):
+            if max_running is not None and conn.execute(_COUNT_RUNNING).scalar_one() >= max_running:
                 return None
-            query = select(jobs.job_id).where(
-                jobs.status == JobStatus.QUEUED.value, or_(jobs.not_before.is_(None), jobs.not_before <= now)
-            )
-            if max_running_per_tenant is not None:
-                busy = (
-                    select(jobs.tenant_id)
-                    .where(running)
-                    .group_by(jobs.tenant_id)
-                    .having(func.count() >= max_running_per_tenant)
-                )
-                query = query.where(jobs.tenant_id.not_in(busy))
-            # One statement: the UPDATE claims the row its subquery picked and locked (SKIP LOCKED: concurrent
-            # claimers pass over it to the next job instead of waiting). SQLite has no row locks and needs none: its
-            # BEGIN IMMEDIATE already serialises writers.
-            candidate = (
-                query.order_by(jobs.virtual_enqueued_at.asc(), jobs.created_at.asc())
-                .limit(1)
-                .with_for_update(skip_locked=True)
-                .correlate(None)
-                .scalar_subquery()
-            )
             claimed = (
                 conn.execute(
-                    update(training_jobs)
-                    .where(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value)
-                    .returning(*training_jobs.c)
-                    .values(
-                        status=JobStatus.RUNNING.value,
-                        worker_id=worker_id,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        started_at=now,
-                        completed_at=None,
-                        not_before=None,
-                        attempts=jobs.attempts + 1,
-                        progress=0.0,
-                        current_step=None,
-                        updated_at=now,
-                    )
+                    _claim_statement(per_tenant_limit=max_running_per_tenant is not None),
+                    {
+                        "now": now,
+                        "per_tenant": max_running_per_tenant,
+                        "new_worker_id": worker_id,
+                        "new_lease_expires_at": now + timedelta(seconds=lease_seconds),
+                    },
                 )
                 .mappings()
                 .one_or_none()
@@ -252,16 +243,14 @@ class JobStore:
             current = self._lock_current(conn, job_id, tenant_id)
             if merge_metrics is not None:
                 values["metrics"] = {**(current.metrics or {}), **merge_metrics}
-            conditions = [jobs.job_id == job_id, jobs.status.in_(sources)]
-            if worker_id is not None and current.status is JobStatus.RUNNING:
-                conditions.append(jobs.worker_id == worker_id)
+            held = worker_id is not None and current.status is JobStatus.RUNNING
+            statement = _transition_statement(held_by_worker=held, lease_guard=lease_expired_before is not None)
+            where = {"where_job_id": job_id, "where_sources": sources}
+            if held:
+                where["where_worker_id"] = worker_id
             if lease_expired_before is not None:
-                conditions.append(jobs.lease_expires_at < lease_expired_before)
-            changed = (
-                conn.execute(update(training_jobs).where(*conditions).values(**values).returning(*training_jobs.c))
-                .mappings()
-                .one_or_none()
-            )
+                where["where_lease_before"] = lease_expired_before
+            changed = conn.execute(statement, {**values, **where}).mappings().one_or_none()
             if changed is None:
                 raise IllegalTransition(job_id, current.status.value, target.value)
             self._record_event(conn, job_id, current.status, target, reason, worker_id, now)
@@ -321,17 +310,14 @@ class JobStore:
             values["current_step"] = step
         self._insert_logs(conn, job_id, now, logs)
         if metrics:
-            current = conn.execute(select(jobs.metrics).where(jobs.job_id == job_id)).scalar_one_or_none()
+            current = conn.execute(_METRICS_BY_ID, {"job_id": job_id}).scalar_one_or_none()
             values["metrics"] = {**(current or {}), **metrics}
         # RETURNING saves the second round trip in the common case (the worker still holds the job).
         status = conn.execute(
-            update(training_jobs)
-            .where(jobs.job_id == job_id, jobs.status == JobStatus.RUNNING.value, jobs.worker_id == worker_id)
-            .values(**values)
-            .returning(jobs.status)
+            _PROGRESS_UPDATE, {**values, "where_job_id": job_id, "where_worker_id": worker_id}
         ).scalar_one_or_none()
         if status is None:
-            status = conn.execute(select(jobs.status).where(jobs.job_id == job_id)).scalar_one_or_none()
+            status = conn.execute(_STATUS_BY_ID, {"job_id": job_id}).scalar_one_or_none()
         if status is None:
             raise JobNotFound(job_id)
         return JobStatus(status)
@@ -437,24 +423,29 @@ class JobStore:
             return _JOB_BY_ID, {"job_id": job_id}
         return _TENANT_JOB_BY_ID, {"job_id": job_id, "tenant_id": tenant_id}
 
-    def _lock_current(self, conn, job_id: UUID, tenant_id: str | None) -> JobRecord:
-        statement, params = self._select_job(job_id, tenant_id)
-        row = conn.execute(statement.with_for_update(), params).mappings().one_or_none()
+    def _lock_current(self, conn, job_id: UUID, tenant_id: str | None) -> _Locked:
+        """Lock the job's row for the rest of the transaction; its status and metrics."""
+        if tenant_id is None:
+            statement, params = _LOCK_JOB, {"job_id": job_id}
+        else:
+            statement, params = _LOCK_TENANT_JOB, {"job_id": job_id, "tenant_id": tenant_id}
+        row = conn.execute(statement, params).one_or_none()
         if row is None:
             raise JobNotFound(job_id)
-        return JobRecord.from_row(row)
+        return _Locked(JobStatus(row.status), row.metrics)
 
     @staticmethod
     def _record_event(conn, job_id, source: JobStatus | None, target: JobStatus, reason, worker_id, now) -> None:
         conn.execute(
-            insert(training_job_events).values(
-                job_id=job_id,
-                from_status=source.value if source else None,
-                to_status=target.value,
-                reason=reason,
-                worker_id=worker_id,
-                created_at=now,
-            )
+            _INSERT_EVENT,
+            {
+                "job_id": job_id,
+                "from_status": source.value if source else None,
+                "to_status": target.value,
+                "reason": reason,
+                "worker_id": worker_id,
+                "created_at": now,
+            },
         )
 
     @staticmethod
@@ -466,4 +457,69 @@ class JobStore:
                 {"job_id": job_id, "timestamp": timestamp or now, "level": level, "step": step, "message": message}
             )
         if rows:
-            conn.execute(insert(training_job_logs), rows)
+            conn.execute(_INSERT_LOGS, rows)
+
+
+class _Locked(NamedTuple):
+    status: JobStatus
+    metrics: dict[str, Any] | None
+
+
+_COUNT_RUNNING = select(func.count()).where(jobs.status == JobStatus.RUNNING.value)
+
+
+@functools.cache
+def _claim_statement(*, per_tenant_limit: bool) -> Update:
+    """The claim: one UPDATE of the row that its subquery picked and locked (SKIP LOCKED: concurrent claimers pass
+    over it to the next job instead of waiting). SQLite has no row locks and needs none: its BEGIN IMMEDIATE
+    already serialises writers. Parameters: ``now``, ``new_worker_id``, ``new_lease_expires_at`` and, with
+    ``per_tenant_limit``, ``per_tenant`` (skip the tenants that have this many jobs running)."""
+    now = bindparam("now")
+    query = select(jobs.job_id).where(
+        jobs.status == JobStatus.QUEUED.value, or_(jobs.not_before.is_(None), jobs.not_before <= now)
+    )
+    if per_tenant_limit:
+        busy = (
+            select(jobs.tenant_id)
+            .where(jobs.status == JobStatus.RUNNING.value)
+            .group_by(jobs.tenant_id)
+            .having(func.count() >= bindparam("per_tenant"))
+        )
+        query = query.where(jobs.tenant_id.not_in(busy))
+    candidate = (
+        query.order_by(jobs.virtual_enqueued_at.asc(), jobs.created_at.asc())
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .correlate(None)
+        .scalar_subquery()
+    )
+    return (
+        update(training_jobs)
+        .where(jobs.job_id == candidate, jobs.status == JobStatus.QUEUED.value)
+        .returning(*training_jobs.c)
+        .values(
+            status=JobStatus.RUNNING.value,
+            worker_id=bindparam("new_worker_id"),
+            lease_expires_at=bindparam("new_lease_expires_at"),
+            started_at=now,
+            completed_at=None,
+            not_before=None,
+            attempts=jobs.attempts + 1,
+            progress=0.0,
+            current_step=None,
+            updated_at=now,
+        )
+    )
+
+
+@functools.cache
+def _transition_statement(*, held_by_worker: bool, lease_guard: bool) -> Update:
+    """A transition's UPDATE … RETURNING, conditional on the job's status (``where_sources``) and, as asked, on
+    the worker that holds it (``where_worker_id``) and on its lease having expired (``where_lease_before``). Its
+    SET clause comes from the other parameters' names."""
+    conditions = [jobs.job_id == bindparam("where_job_id"), jobs.status.in_(bindparam("where_sources", expanding=True))]
+    if held_by_worker:
+        conditions.append(jobs.worker_id == bindparam("where_worker_id"))
+    if lease_guard:
+        conditions.append(jobs.lease_expires_at < bindparam("where_lease_before"))
+    return update(training_jobs).where(*conditions).returning(*training_jobs.c)
