@@ -85,8 +85,7 @@ def run_forecast_pipeline(
     snapshot = yield from load_step(store, tenant_id, feature_set, config, checkpoints, seconds)
     data, digest = snapshot.data, snapshot.digest
     frame, target = data.frame, data.target
-    series_count = int(frame["series_id"].nunique())
-    start, end = frame["timestamp"].min(), frame["timestamp"].max()
+    series_count, start, end = data.series_count, data.start, data.end
     if warn_defaults:
         yield StepEvent(
             "load",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -31,6 +32,19 @@ class TrainingData:
     covariates: list[str]
     frequency: str
     info: FeatureSetInfo
+
+    # The load step's event and the model's lineage both state these; each costs a pass over the rows.
+    @functools.cached_property
+    def series_count(self) -> int:
+        return int(self.frame["series_id"].nunique())
+
+    @functools.cached_property
+    def start(self) -> pd.Timestamp:
+        return self.frame["timestamp"].min()
+
+    @functools.cached_property
+    def end(self) -> pd.Timestamp:
+        return self.frame["timestamp"].max()
 
 
 def load_training_data(

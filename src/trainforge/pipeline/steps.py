@@ -71,8 +71,7 @@ def load_step(
         done = "Reused the checkpoint of step 'load' from an earlier attempt:"
     yield from checkpoint_notices(checkpoints)
     data, frame = snapshot.data, snapshot.data.frame
-    series_count = int(frame["series_id"].nunique())
-    start, end = frame["timestamp"].min(), frame["timestamp"].max()
+    series_count, start, end = data.series_count, data.start, data.end
     yield StepEvent(
         "load",
         f"{done} {len(frame):,} rows of {series_count} series from {start.isoformat()} to {end.isoformat()} "
