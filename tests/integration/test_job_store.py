@@ -97,6 +97,30 @@ def test_illegal_transition_changes_nothing(engine):
     ]
 
 
+def test_a_transition_refuses_a_field_that_is_not_a_column(engine):
+    store = JobStore(engine)
+    job = store.enqueue(new_job())
+    with pytest.raises(TypeError, match="model_idd"):
+        store.transition(job.job_id, JobStatus.CANCELLED, reason="user", model_idd="t1:load:1.0.0")
+    assert store.get(job.job_id).status is JobStatus.QUEUED  # nothing half-written either
+
+
+def test_a_transition_sets_the_fields_it_is_given(engine):
+    store = JobStore(engine)
+    job = store.enqueue(new_job())
+    store.claim_next("w")
+    done = store.transition(
+        job.job_id, JobStatus.FAILED, reason="boom", worker_id="w", error_message="boom", merge_metrics={"mae": 1.5}
+    )
+    assert (done.status, done.error_message, done.metrics, done.lease_expires_at) == (
+        JobStatus.FAILED,
+        "boom",
+        {"mae": 1.5},
+        None,
+    )
+    assert store.get(job.job_id).completed_at is not None
+
+
 def test_a_worker_that_lost_the_job_cannot_finish_it(engine):
     store = JobStore(engine)
     job = store.enqueue(new_job())

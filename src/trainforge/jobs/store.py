@@ -48,6 +48,7 @@ _METRICS_BY_ID = select(jobs.metrics).where(jobs.job_id == bindparam("job_id"))
 _STATUS_BY_ID = select(jobs.status).where(jobs.job_id == bindparam("job_id"))
 _INSERT_EVENT = insert(training_job_events)
 _INSERT_LOGS = insert(training_job_logs)
+_COLUMNS = frozenset(training_jobs.c.keys())
 # The worker's writes are built once too (a short job makes half a dozen): an UPDATE whose SET clause comes from
 # the names of the parameters it is executed with. The WHERE clause's parameters are prefixed so that they never
 # take a column's name, which SQLAlchemy reserves for the SET clause.
@@ -231,6 +232,9 @@ class JobStore:
             JobNotFound: no such job (for this tenant).
             IllegalTransition: the job's status does not allow ``target``.
         """
+        unknown = fields.keys() - _COLUMNS
+        if unknown:  # the SET clause comes from the parameters' names, and SQLAlchemy would skip an unknown one
+            raise TypeError(f"transition() got fields that are not columns of training_jobs: {sorted(unknown)}")
         now = utcnow()
         sources = sorted(status.value for status in sources_of(target))
         values: dict[str, Any] = {"status": target.value, "updated_at": now, **fields}
