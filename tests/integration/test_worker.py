@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 
 import psutil
 import pytest
+from mlflow import MlflowClient
 
 from trainforge.db.types import utcnow
 from trainforge.errors import NotFound
@@ -148,6 +150,70 @@ def test_cancelling_a_running_job_stops_its_ray_work_within_10_s_and_registers_n
     assert any("stopped the job's Ray task" in line.message for line in store.logs(job.job_id)[0])
     assert versions_of(registry, "t1", "site_load") == []
     assert not job_checkpoint_dir(settings.resolved_checkpoint_root, job.job_id).exists()
+
+
+class CancelledWhileRegistering(ModelRegistry):
+    """A real registry; the job is cancelled (as by ``DELETE /jobs/{id}``) once its version is registered."""
+
+    def __init__(self, store: JobStore, *args) -> None:
+        super().__init__(*args)
+        self.store = store
+
+    def register_job_result(self, job, result):
+        version = super().register_job_result(job, result)
+        self.store.transition(uuid.UUID(job.job_id), JobStatus.CANCELLED, reason="cancelled by test")
+        return version
+
+
+def test_a_job_cancelled_while_it_is_registered_ends_cancelled_and_its_version_is_withdrawn(setup, settings):
+    store, features, registry, _worker = setup
+    racing = CancelledWhileRegistering(store, settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+    worker = Worker(settings, store, racing, worker_id="test-worker", poll_seconds=0.2)
+    job = submit(store, features, hyperparams={"n_estimators": 20})
+
+    assert worker.run_next().status is JobStatus.CANCELLED
+    ended = store.get(job.job_id)
+    assert (ended.status, ended.model_id) == (JobStatus.CANCELLED, None)
+    assert versions_of(registry, "t1", "site_load") == []
+    lines = [line.message for line in store.logs(job.job_id)[0]]
+    registered = next(line for line in lines if line.startswith("Registered t1:site_load:1.0.0"))
+    assert any(line.startswith("Withdrew t1:site_load:1.0.0: the job ended cancelled") for line in lines)
+    run_id = registered.split("MLflow run ")[1].rstrip(")")
+    assert MlflowClient(settings.resolved_mlflow_tracking_uri).get_run(run_id).info.status == "FAILED"
+
+    # The next job registers as if the withdrawn version had never been.
+    again = submit(store, features, hyperparams={"n_estimators": 20})
+    assert Worker(settings, store, registry, worker_id="test-worker").run_next().status is JobStatus.COMPLETED
+    assert store.get(again.job_id).model_id == "t1:site_load:1.0.0"
+
+
+class CancelledAtRegistration(Worker):
+    """A real worker; the job is cancelled the moment it reaches its ``register`` step."""
+
+    def _record(self, job, event):
+        if event.step == "register":
+            self.store.transition(job.job_id, JobStatus.CANCELLED, reason="cancelled by test")
+        super()._record(job, event)
+
+
+class CountingRegistry(ModelRegistry):
+    calls = 0
+
+    def register_job_result(self, job, result):
+        self.calls += 1
+        return super().register_job_result(job, result)
+
+
+def test_a_job_cancelled_as_it_reaches_registration_registers_nothing(setup, settings):
+    store, features, _registry, _worker = setup
+    registry = CountingRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+    worker = CancelledAtRegistration(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
+    job = submit(store, features, hyperparams={"n_estimators": 20})
+
+    assert worker.run_next().status is JobStatus.CANCELLED
+    assert registry.calls == 0
+    assert store.get(job.job_id).status is JobStatus.CANCELLED
+    assert versions_of(registry, "t1", "site_load") == []
 
 
 def ray_processes_running(function: str) -> list[psutil.Process]:

@@ -41,7 +41,7 @@ from trainforge.jobs.worker_registry import WorkerRegistry
 from trainforge.pipeline.checkpoints import stored_steps
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
-from trainforge.registry import JobIdentity, ModelRegistry
+from trainforge.registry import JobIdentity, ModelRegistry, RegisteredVersion
 from trainforge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -220,7 +220,9 @@ class Worker:
         self, job: JobRecord, result: PipelineResult, tuned: TuningOutcome | None = None
     ) -> JobOutcome:
         self._record(job, StepEvent("register", "Registering the model in MLflow", progress=STEPS["evaluate"]))
-        self._job_progress.flush()  # registration takes a while: show where the job is
+        # Registration takes a while: show where the job is, and register nothing for a job cancelled meanwhile.
+        if self._job_progress.flush() is JobStatus.CANCELLED:
+            raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
         identity = JobIdentity(
             job_id=str(job.job_id),
             tenant_id=job.tenant_id,
@@ -239,25 +241,54 @@ class Worker:
             )
         version = self.registry.register_job_result(identity, result)
         self._log(job, "INFO", "register", f"Registered {version.model_id} (MLflow run {version.run_id})")
-        return self._complete(
-            job, result, model_id=version.model_id, reason=f"trained and registered {version.model_id}"
+        try:
+            return self._complete(
+                job, result, model_id=version.model_id, reason=f"trained and registered {version.model_id}"
+            )
+        except IllegalTransition as lost:
+            self._withdraw_if_ended(job, version, lost)
+            raise
+
+    def _withdraw_if_ended(self, job: JobRecord, version: RegisteredVersion, lost: IllegalTransition) -> None:
+        """Delete the version a job registered if the job ended otherwise meanwhile (cancelled, or failed by the
+        reaper): no version may stand for a job that did not complete. A job that went back to the queue, or that
+        another attempt completed, keeps it: registration is idempotent per job, and that attempt reuses it."""
+        if lost.current not in (JobStatus.CANCELLED.value, JobStatus.FAILED.value):
+            return
+        try:
+            self.registry.withdraw_version(version)
+        except Exception:  # the job has ended either way; say what is left behind
+            logger.exception("job %s: could not withdraw %s", job.job_id, version.model_id)
+            self._log(
+                job, "ERROR", "register", f"The job ended {lost.current}, but {version.model_id} could not be withdrawn"
+            )
+            return
+        self._log(
+            job,
+            "WARNING",
+            "register",
+            f"Withdrew {version.model_id}: the job ended {lost.current} while it was being registered",
         )
 
     def _complete(self, job: JobRecord, result: PipelineResult, *, model_id: str | None, reason: str) -> JobOutcome:
         logs, live = self._job_progress.take()
         metrics = {**live, **result.metrics, **{f"{step}_seconds": s for step, s in result.step_seconds.items()}}
-        self.store.transition(
-            job.job_id,
-            JobStatus.COMPLETED,
-            reason=reason,
-            worker_id=self.worker_id,
-            model_id=model_id,
-            # Merged, not replaced: events already stored live metrics (rows, resources) that the result lacks.
-            merge_metrics=metrics,
-            logs=logs,
-            progress=1.0,
-            current_step="done",
-        )
+        try:
+            self.store.transition(
+                job.job_id,
+                JobStatus.COMPLETED,
+                reason=reason,
+                worker_id=self.worker_id,
+                model_id=model_id,
+                # Merged, not replaced: events already stored live metrics (rows, resources) that the result lacks.
+                merge_metrics=metrics,
+                logs=logs,
+                progress=1.0,
+                current_step="done",
+            )
+        except IllegalTransition:
+            self.store.append_logs(job.job_id, logs)  # the job ended otherwise; its lines are still its history
+            raise
         return JobOutcome(JobStatus.COMPLETED, model_id=model_id)
 
     def _fail(self, job: JobRecord, error: Exception) -> JobOutcome:

@@ -214,6 +214,19 @@ class ModelRegistry:
             return _facts(candidate, self._ensure_numbered(candidate))
         return None
 
+    def withdraw_version(self, version: RegisteredVersion) -> None:
+        """Delete a version whose job did not complete after all (it was cancelled while being registered), and
+        mark the job's MLflow run failed. Versions are numbered after the newest one that remains, so the next
+        version may take the withdrawn one's number again.
+
+        Raises:
+            TrainforgeError: MLflow or its database failed.
+        """
+        with mlflow_errors(f"withdraw {version.model_id}"):
+            self._client.delete_model_version(version.mlflow_model_name, str(version.mlflow_version))
+            if version.run_id:
+                self._runs.finish(version.run_id, failed=True)
+
     # -- reading ---------------------------------------------------------------------------------------------------
 
     def get_version(self, model_id: str) -> RegisteredVersion:
