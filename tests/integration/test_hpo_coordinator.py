@@ -317,15 +317,17 @@ def test_a_seeded_study_samples_the_same_parameters_again(optuna_url, data_ref, 
     assert len({json.dumps(params, sort_keys=True) for params in sequences[0]}) == 12
 
 
-def test_the_median_pruner_prunes_trials_in_a_bad_region(optuna_url, data_ref):
+@pytest.mark.parametrize("pruner", ["median", "successive_halving"])
+def test_the_pruner_prunes_trials_in_a_bad_region(optuna_url, data_ref, pruner):
     # Three learning rates far too small for 100 rounds, and one good one. Everything else is fixed, so the
-    # good trials are all alike: none is ever worse than the median, and only the bad region can be pruned.
+    # good trials are all alike: none is ever worse than the median, or outside a rung's top quarter, and only the
+    # bad region can be pruned.
     space = {
         "learning_rate": {"type": "categorical", "choices": [0.0001, 0.0003, 0.001, 0.2]},
         "n_estimators": 100,
         "early_stopping_rounds": 10,
     }
-    spec = spec_for(space, strategy="random", seed=3, n_trials=20, pruner="median")
+    spec = spec_for(space, strategy="random", seed=3, n_trials=20, pruner=pruner)
     listener = Listener()
     outcome = run_study(spec, open_storage(optuna_url), data_ref, listener)
 
