@@ -10,6 +10,7 @@
     ├── InvalidInput              a request or configuration breaks a rule; names the field  → 422
     │   └── InsufficientData      the data cannot support the requested training            → 422
     ├── IllegalTransition         a job cannot move from its status to the one asked for     → 409
+    ├── StudyNameTaken            the tenant already has a study of this name                → 409
     ├── SchemaOutOfDate           the metadata database is behind the code's migrations      → 503
     └── PipelineError             a training step failed for a reason we can describe
 
@@ -72,6 +73,17 @@ class IllegalTransition(TrainforgeError):
         super().__init__(f"job {job_id} is {current}; it cannot become {target}", field="status")
         self.current = current
         self.target = target
+
+
+class StudyNameTaken(TrainforgeError):
+    """The tenant already has a study of this name (409)."""
+
+    http_status = 409
+
+    def __init__(self, tenant_id: str, study_name: str, *, field: str = "study_name") -> None:
+        super().__init__(
+            f"tenant {tenant_id!r} already has a study named {study_name!r}; choose another name", field=field
+        )
 
 
 class SchemaOutOfDate(TrainforgeError):

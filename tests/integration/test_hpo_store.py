@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from trainforge.db.tables import hpo_studies, hpo_trials, training_jobs
-from trainforge.errors import NotFound
+from trainforge.errors import NotFound, StudyNameTaken
 from trainforge.hpo.records import NewStudy, TrialState
-from trainforge.hpo.store import StudyNameTaken, StudyStore
+from trainforge.hpo.store import StudyStore
 from trainforge.hpo.submission import default_study_name, enqueue_with_study
 from trainforge.jobs.records import NewJob
 from trainforge.jobs.status import JobStatus

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import hpo_studies, hpo_trials, training_jobs
 from trainforge.db.types import utcnow
-from trainforge.errors import NotFound, TrainforgeError
+from trainforge.errors import NotFound, StudyNameTaken
 from trainforge.hpo.records import NewStudy, StudyRecord, TrialRecord, TrialRow, TrialState
 from trainforge.jobs.status import JobStatus
 
@@ -39,17 +39,6 @@ studies = hpo_studies.c
 trials = hpo_trials.c
 jobs = training_jobs.c
 _TRIAL_KEY = ("study_id", "trial_number")
-
-
-class StudyNameTaken(TrainforgeError):
-    """The tenant already has a study of this name (409)."""
-
-    http_status = 409
-
-    def __init__(self, tenant_id: str, study_name: str, *, field: str = "study_name") -> None:
-        super().__init__(
-            f"tenant {tenant_id!r} already has a study named {study_name!r}; choose another name", field=field
-        )
 
 
 # A study's columns and the job columns it follows, in one query.
