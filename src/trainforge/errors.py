@@ -20,6 +20,8 @@ HTTP status codes in one exception handler (``trainforge.api.errors``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class TrainforgeError(Exception):
     """Base class of every error trainforge raises on purpose."""
@@ -92,3 +94,12 @@ class SchemaOutOfDate(TrainforgeError):
 
 class PipelineError(TrainforgeError):
     """A pipeline step failed; the message says which step and why."""
+
+
+def as_value_error(check: Callable[[str, str], str], value: str, field: str) -> str:
+    """``check(value, field)``, its error raised as the ``ValueError`` that a pydantic validator reports: a 422
+    located at the field, with the same message."""
+    try:
+        return check(value, field)
+    except Exception as error:
+        raise ValueError(getattr(error, "message", str(error))) from None

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from trainforge.jobs.request import PRIORITY_SCHEMA, Priority, as_value_error
+from trainforge.errors import as_value_error
+from trainforge.jobs.request import PRIORITY_SCHEMA, Priority
 from trainforge.jobs.status import PRIORITY_LEVELS, priority_value
 from trainforge.names import NAME_PATTERN, NAME_RULE, TENANT_PATTERN, TENANT_RULE, check_name, check_tenant
 from trainforge.pipeline.config import (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
+from trainforge.errors import as_value_error
 from trainforge.jobs.status import PRIORITY_LEVELS, PRIORITY_MAX, PRIORITY_MIN, priority_value
 from trainforge.names import NAME_PATTERN, NAME_RULE, TENANT_PATTERN, TENANT_RULE, check_name, check_tenant
 from trainforge.pipeline.config import LABEL_RULE, ModelType, TrainingConfig, check_label
@@ -113,11 +114,3 @@ class JobRequest(BaseModel):
     @property
     def priority_value(self) -> int:
         return priority_value(self.priority)
-
-
-def as_value_error(check: Any, value: str, field: str) -> str:
-    # pydantic reports ValueError as a 422 located at the field; our InvalidInput carries the same message.
-    try:
-        return check(value, field)
-    except Exception as error:
-        raise ValueError(getattr(error, "message", str(error))) from None

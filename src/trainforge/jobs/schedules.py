@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
-from trainforge.errors import InvalidInput, NotFound
+from trainforge.errors import InvalidInput, NotFound, as_value_error
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.submission import enqueue_job_in
 from trainforge.jobs.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
@@ -90,34 +90,26 @@ class ScheduleRequest(BaseModel):
     @field_validator("tenant_id")
     @classmethod
     def _safe_tenant(cls, value: str) -> str:
-        return _as_value_error(check_tenant, value, "tenant_id")
+        return as_value_error(check_tenant, value, "tenant_id")
 
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        return _as_value_error(check_name, value, "name")
+        return as_value_error(check_name, value, "name")
 
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        return _as_value_error(lambda text, field: CronSchedule.parse(text, cron_field=field).expression, value, "cron")
+        return as_value_error(lambda text, field: CronSchedule.parse(text, cron_field=field).expression, value, "cron")
 
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
-        return _as_value_error(check_timezone, value, "timezone")
+        return as_value_error(check_timezone, value, "timezone")
 
     @property
     def cron_schedule(self) -> CronSchedule:
         return CronSchedule(self.cron, self.timezone)
-
-
-def _as_value_error(check: Any, value: str, field: str) -> Any:
-    # pydantic reports a ValueError as a 422 located at the field; our InvalidInput carries the message.
-    try:
-        return check(value, field)
-    except InvalidInput as error:
-        raise ValueError(error.message) from None
 
 
 @dataclass(frozen=True)

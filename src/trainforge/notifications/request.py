@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from trainforge.errors import as_value_error
 from trainforge.names import TENANT_RULE, check_tenant
 from trainforge.notifications.records import NOTIFY_EVENTS
 
@@ -68,10 +69,7 @@ class WebhookRequest(BaseModel):
     @field_validator("tenant_id")
     @classmethod
     def _safe_tenant(cls, value: str) -> str:
-        try:
-            return check_tenant(value)
-        except Exception as error:  # InvalidInput -> a 422 located at the field, with the same message
-            raise ValueError(getattr(error, "message", str(error))) from None
+        return as_value_error(check_tenant, value, "tenant_id")
 
     @field_validator("url")
     @classmethod
