@@ -35,15 +35,12 @@ from trainforge.jobs.status import JobStatus, sources_of
 jobs = training_jobs.c
 # Built once, with bound parameters: status polls run these hundreds of times a second, and building a statement
 # and its cache key on every call cost a fifth of the read.
+# Each in two forms: any tenant's job, and only a given tenant's (see JobStore._select_job).
 _JOB_BY_ID = select(training_jobs).where(jobs.job_id == bindparam("job_id"))
-_TENANT_JOB_BY_ID = _JOB_BY_ID.where(jobs.tenant_id == bindparam("tenant_id"))
+_GET_JOB = (_JOB_BY_ID, _JOB_BY_ID.where(jobs.tenant_id == bindparam("tenant_id")))
 # What a transition needs of the row it locks: its status and metrics (not all 26 columns, each described anew).
-_LOCK_JOB = select(jobs.status, jobs.metrics).where(jobs.job_id == bindparam("job_id")).with_for_update()
-_LOCK_TENANT_JOB = (
-    select(jobs.status, jobs.metrics)
-    .where(jobs.job_id == bindparam("job_id"), jobs.tenant_id == bindparam("tenant_id"))
-    .with_for_update()
-)
+_LOCKED = select(jobs.status, jobs.metrics).where(jobs.job_id == bindparam("job_id")).with_for_update()
+_LOCK_JOB = (_LOCKED, _LOCKED.where(jobs.tenant_id == bindparam("tenant_id")))
 _METRICS_BY_ID = select(jobs.metrics).where(jobs.job_id == bindparam("job_id"))
 _STATUS_BY_ID = select(jobs.status).where(jobs.job_id == bindparam("job_id"))
 _INSERT_EVENT = insert(training_job_events)
@@ -336,7 +333,7 @@ class JobStore:
     # -- reading -------------------------------------------------------------------------------------------
     def get(self, job_id: UUID, *, tenant_id: str | None = None) -> JobRecord:
         with read_transaction(self.engine) as conn:
-            row = conn.execute(*self._select_job(job_id, tenant_id)).mappings().one_or_none()
+            row = conn.execute(*self._select_job(_GET_JOB, job_id, tenant_id)).mappings().one_or_none()
         if row is None:
             raise JobNotFound(job_id)
         return JobRecord.from_row(row)
@@ -372,7 +369,7 @@ class JobStore:
         """The job's log lines in order (the last ``tail`` of them, if given) and the total number of lines."""
         logs_c = training_job_logs.c
         with read_transaction(self.engine) as conn:
-            if conn.execute(*self._select_job(job_id, tenant_id)).first() is None:
+            if conn.execute(*self._select_job(_GET_JOB, job_id, tenant_id)).first() is None:
                 raise JobNotFound(job_id)
             where = [logs_c.job_id == job_id, logs_c.log_id > after_id]
             total = conn.execute(select(func.count()).where(*where)).scalar_one()
@@ -421,19 +418,18 @@ class JobStore:
 
     # -- internals -----------------------------------------------------------------------------------------
     @staticmethod
-    def _select_job(job_id: UUID, tenant_id: str | None) -> tuple[Select, dict[str, Any]]:
-        """The job's row (only if it is ``tenant_id``'s, when given): a statement and its parameters."""
+    def _select_job(
+        statements: tuple[Select, Select], job_id: UUID, tenant_id: str | None
+    ) -> tuple[Select, dict[str, Any]]:
+        """One of ``statements`` (any tenant's job, a given tenant's) for the job, and its parameters: the job's row
+        is found only if it is ``tenant_id``'s, when given."""
         if tenant_id is None:
-            return _JOB_BY_ID, {"job_id": job_id}
-        return _TENANT_JOB_BY_ID, {"job_id": job_id, "tenant_id": tenant_id}
+            return statements[0], {"job_id": job_id}
+        return statements[1], {"job_id": job_id, "tenant_id": tenant_id}
 
     def _lock_current(self, conn, job_id: UUID, tenant_id: str | None) -> _Locked:
         """Lock the job's row for the rest of the transaction; its status and metrics."""
-        if tenant_id is None:
-            statement, params = _LOCK_JOB, {"job_id": job_id}
-        else:
-            statement, params = _LOCK_TENANT_JOB, {"job_id": job_id, "tenant_id": tenant_id}
-        row = conn.execute(statement, params).one_or_none()
+        row = conn.execute(*self._select_job(_LOCK_JOB, job_id, tenant_id)).one_or_none()
         if row is None:
             raise JobNotFound(job_id)
         return _Locked(JobStatus(row.status), row.metrics)

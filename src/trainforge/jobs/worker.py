@@ -198,8 +198,7 @@ class Worker:
             # progress.CHECK_SECONDS: the write renews the lease and tells whether the job was cancelled meanwhile).
             ready, _ = ray.wait([stream], timeout=self._job_progress.due_in())
             if not ready:
-                if self._heartbeat(job) is JobStatus.CANCELLED:
-                    raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
+                self._stop_if_cancelled(job, self._heartbeat(job))
                 continue
             try:
                 batch = ray.get(next(stream))  # a list of events (see run_forecast_task), the result last
@@ -221,8 +220,7 @@ class Worker:
     ) -> JobOutcome:
         self._record(job, StepEvent("register", "Registering the model in MLflow", progress=STEPS["evaluate"]))
         # Registration takes a while: show where the job is, and register nothing for a job cancelled meanwhile.
-        if self._job_progress.flush() is JobStatus.CANCELLED:
-            raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
+        self._stop_if_cancelled(job, self._job_progress.flush())
         identity = JobIdentity(
             job_id=str(job.job_id),
             tenant_id=job.tenant_id,
@@ -386,11 +384,18 @@ class Worker:
         return self._progress
 
     def _record(self, job: JobRecord, event: StepEvent) -> None:
-        status = self._job_progress.record(
-            event.level, event.step, event.message, progress=event.progress, metrics=event.metrics
+        self._stop_if_cancelled(
+            job,
+            self._job_progress.record(
+                event.level, event.step, event.message, progress=event.progress, metrics=event.metrics
+            ),
         )
+
+    @staticmethod
+    def _stop_if_cancelled(job: JobRecord, status: JobStatus | None) -> None:
+        """Raise IllegalTransition if a write of the job's buffer (``status``: what it read) found it cancelled."""
         if status is JobStatus.CANCELLED:
-            raise IllegalTransition(job.job_id, status.value, JobStatus.RUNNING.value)
+            raise IllegalTransition(job.job_id, JobStatus.CANCELLED.value, JobStatus.RUNNING.value)
 
     def _heartbeat(self, job: JobRecord) -> JobStatus | None:
         self._maintain()

@@ -85,7 +85,6 @@ def run_forecast_pipeline(
     snapshot = yield from load_step(store, tenant_id, feature_set, config, checkpoints, seconds)
     data, digest = snapshot.data, snapshot.digest
     frame, target = data.frame, data.target
-    series_count, start, end = data.series_count, data.start, data.end
     if warn_defaults:
         yield StepEvent(
             "load",
@@ -139,10 +138,10 @@ def run_forecast_pipeline(
             tenant_id=tenant_id,
             feature_set=feature_set,
             target_variable=target,
-            start=start.isoformat(),
-            end=end.isoformat(),
+            start=data.start.isoformat(),
+            end=data.end.isoformat(),
             row_count=len(frame),
-            series_count=series_count,
+            series_count=data.series_count,
             data_hash=digest,
             feature_columns=list(features.feature_columns),
         ),

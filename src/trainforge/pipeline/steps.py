@@ -71,16 +71,16 @@ def load_step(
         done = "Reused the checkpoint of step 'load' from an earlier attempt:"
     yield from checkpoint_notices(checkpoints)
     data, frame = snapshot.data, snapshot.data.frame
-    series_count, start, end = data.series_count, data.start, data.end
     yield StepEvent(
         "load",
-        f"{done} {len(frame):,} rows of {series_count} series from {start.isoformat()} to {end.isoformat()} "
+        f"{done} {len(frame):,} rows of {data.series_count} series from {data.start.isoformat()} to "
+        f"{data.end.isoformat()} "
         f"(version {data.info.version} of the feature set, frequency {data.frequency}, covariates "
         f"{data.covariates or 'none'})",
         progress=STEPS["load"],
         metrics={
             "rows": float(len(frame)),
-            "series": float(series_count),
+            "series": float(data.series_count),
             "feature_set_version": float(data.info.version),
         },
     )

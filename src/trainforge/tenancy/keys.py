@@ -58,7 +58,7 @@ def _digest(secret: str) -> str:
 
 _KEY_ID = re.compile(rf"[0-9a-f]{{{2 * _KEY_ID_BYTES}}}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,128}")  # token_urlsafe's alphabet
-# Built once: every request authenticates (see jobs/store.py's _JOB_BY_ID).
+# Built once: every request authenticates (see jobs/store.py's _GET_JOB).
 _KEY_BY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
 
 
