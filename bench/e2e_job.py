@@ -54,7 +54,7 @@ def plain_run(n_regions: int) -> dict[str, float]:
     features = build_features(frame, "y", HORIZON, [], "h")
     split = time_split(features.frame, 0.2, 0.1)
     lap("prepare")
-    params = validate_hyperparams("forecast", {})
+    params = validate_hyperparams("lightgbm", {})
     model = lightgbm_forecast.fit(
         features.inputs(split.train),
         features.model_target(split.train),

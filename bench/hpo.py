@@ -98,7 +98,7 @@ def plain_run(n_regions: int, n_trials: int) -> dict[str, float]:
     finished: list[tuple[float, float]] = []
 
     def objective(trial: optuna.Trial) -> float:
-        params = validate_hyperparams("forecast", _suggest(trial))
+        params = validate_hyperparams("lightgbm", _suggest(trial))
         model = lightgbm_forecast.fit(X_train, y_train, X_val, y_val, params, THREADS)
         forecast = features.to_forecast(split.val, lightgbm_forecast.predict(model, X_val))
         value = float(np.mean(np.abs(val_actual - forecast)))
@@ -108,7 +108,7 @@ def plain_run(n_regions: int, n_trials: int) -> dict[str, float]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=SEED))
     study.optimize(objective, n_trials=n_trials)
-    best = validate_hyperparams("forecast", study.best_params)
+    best = validate_hyperparams("lightgbm", study.best_params)
     model = lightgbm_forecast.fit(X_train, y_train, X_val, y_val, best, THREADS)
     forecast = features.to_forecast(split.test, lightgbm_forecast.predict(model, features.inputs(split.test)))
     baseline = seasonal_naive(frame, "y", season=24, horizon=HORIZON, freq="h", at=split.test).to_numpy()

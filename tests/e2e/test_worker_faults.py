@@ -17,13 +17,12 @@ from trainforge.db.engine import make_engine
 from trainforge.db.migrate import upgrade
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
 from trainforge.jobs.worker_registry import WorkerRegistry
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
+from trainforge.submission import JobRequest, submit_job
 from trainforge.testing import TRAINFORGE, free_port, wait_for
 
 pytestmark = pytest.mark.slow

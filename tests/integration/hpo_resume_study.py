@@ -60,7 +60,7 @@ def main(ray_address: str, storage_url: str, study_id: str, feature_store_root: 
     }
     spec = StudySpec(
         study_id=uuid.UUID(study_id),
-        space=parse_search_space("forecast", SPACE),
+        space=parse_search_space("lightgbm", SPACE),
         strategy="tpe",
         seed=7,
         n_trials=int(n_trials),

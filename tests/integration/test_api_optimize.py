@@ -3,7 +3,6 @@ read, paged and cancelled; trials and progress are written as the coordinator's 
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -121,8 +120,16 @@ def test_start_a_study_then_read_it_and_its_job(api):
     assert job["status"] == "queued" and job["tags"] == {"study_id": accepted["study_id"]}
     config = job["config"]
     assert config["enable_hpo"] is True and config["hyperparams"] == study["search_space"]
-    assert (config["n_trials"], config["parallel_jobs"], config["timeout_seconds"]) == (100, 4, 3600)
-    assert (config["optimization_strategy"], config["hpo_seed"]) == ("tpe", None)
+    assert config["tuning"] == {
+        "n_trials": 100,
+        "optimization_strategy": "tpe",
+        "pruner": "median",
+        "parallel_jobs": 4,
+        "timeout_seconds": 3600,
+        "seed": None,
+    }
+    assert config["n_trials"] == 100  # the specification's shape shows it beside enable_hpo
+    assert job["kind"] == "tune"
     assert client.get(JOBS).json()["total"] == 1
 
 
@@ -133,7 +140,7 @@ def test_defaults_the_familys_space_and_settings(api):
         del body[name]
     accepted = client.post(f"{OPTIMIZE}/start", json=body).json()
     study = client.get(f"{OPTIMIZE}/{accepted['study_id']}").json()
-    default = get_family("forecast").default_search_space()
+    default = get_family("lightgbm").default_search_space()
     assert study["search_space"].keys() == default.keys()
     assert (study["optimization_strategy"], study["n_trials_total"], study["parallel_jobs"]) == ("tpe", 50, 2)
     assert (study["timeout_seconds"], study["seed"], study["model_name"]) == (None, 42, "tuned")
@@ -324,7 +331,10 @@ def job_body(**config):
 
 def test_a_job_with_enable_hpo_creates_its_study(api):
     client, _app = api
-    accepted = client.post(f"{JOBS}/start", json=job_body(n_trials=30, hpo_seed=3, optimization_strategy="random"))
+    # n_trials is the specification's shorthand in config; the rest of the tuning is config.tuning
+    accepted = client.post(
+        f"{JOBS}/start", json=job_body(n_trials=30, tuning={"seed": 3, "optimization_strategy": "random"})
+    )
     assert accepted.status_code == 202, accepted.text
     job = client.get(f"{JOBS}/{accepted.json()['job_id']}").json()
     assert job["tags"]["team"] == "grid"
@@ -340,11 +350,17 @@ def test_a_job_with_enable_hpo_creates_its_study(api):
     [
         ({"hyperparams": {"max_depth": {"type": "int", "low": 9, "high": 3}}}, "config.hyperparams.max_depth"),
         ({"hyperparams": {"nope": {"type": "int", "low": 1, "high": 3}}}, "config.hyperparams.nope"),
-        ({"optimization_strategy": "grid"}, "config.hyperparams.learning_rate"),
-        ({"optimization_strategy": "bayes"}, "config.optimization_strategy"),
-        ({"parallel_jobs": 0}, "config.parallel_jobs"),
-        ({"timeout_seconds": 0.5}, "config.timeout_seconds"),
-        ({"hpo_seed": -1}, "config.hpo_seed"),
+        ({"tuning": {"optimization_strategy": "grid"}}, "config.hyperparams.learning_rate"),
+        ({"tuning": {"optimization_strategy": "bayes"}}, "config.tuning.optimization_strategy"),
+        ({"tuning": {"optimization_strategy": "gp"}}, "config.tuning.optimization_strategy"),  # needs PyTorch
+        ({"tuning": {"pruner": "hyperband"}}, "config.tuning.pruner"),
+        ({"tuning": {"parallel_jobs": 0}}, "config.tuning.parallel_jobs"),
+        ({"tuning": {"timeout_seconds": 0.5}}, "config.tuning.timeout_seconds"),
+        ({"tuning": {"seed": -1}}, "config.tuning.seed"),
+        ({"tuning": {"tpe": 1}}, "config.tuning.tpe"),
+        ({"n_trials": 0}, "config.n_trials"),
+        ({"n_trials": 5, "tuning": {"n_trials": 6}}, "config"),
+        ({"optimization_strategy": "tpe"}, "config.optimization_strategy"),  # the old flat form
     ],
 )
 def test_a_bad_space_in_a_job_is_422_naming_the_field(api, engine, config, field):
@@ -355,15 +371,27 @@ def test_a_bad_space_in_a_job_is_422_naming_the_field(api, engine, config, field
     assert counts(engine) == (0, 0, 0)
 
 
-def test_gp_needs_pytorch(api, engine):
+@pytest.mark.parametrize("pruner", ["median", "successive_halving", "none"])
+def test_the_pruner_is_chosen_over_the_api(api, pruner):
     client, _app = api
-    response = client.post(f"{JOBS}/start", json=job_body(optimization_strategy="gp"))
-    if importlib.util.find_spec("torch") is None:
-        assert response.status_code == 422 and response.json()["field"] == "config.optimization_strategy"
-        assert "PyTorch" in response.json()["message"]
-        assert counts(engine) == (0, 0, 0)
-    else:
-        assert response.status_code == 202
+    accepted = client.post(f"{OPTIMIZE}/start", json=study_body(pruner=pruner))
+    assert accepted.status_code == 202, accepted.text
+    job = client.get(f"{JOBS}/{accepted.json()['job_id']}").json()
+    assert job["config"]["tuning"]["pruner"] == pruner
+
+
+def test_an_unknown_pruner_is_422_naming_it(api, engine):
+    client, _app = api
+    response = client.post(f"{OPTIMIZE}/start", json=study_body(pruner="hyperband"))
+    assert response.status_code == 422 and response.json()["field"] == "pruner"
+    assert counts(engine) == (0, 0, 0)
+
+
+def test_gp_is_not_offered(api, engine):
+    client, _app = api
+    response = client.post(f"{OPTIMIZE}/start", json=study_body(optimization_strategy="gp"))
+    assert response.status_code == 422 and response.json()["field"] == "optimization_strategy"
+    assert "gp" not in STRATEGIES and counts(engine) == (0, 0, 0)
 
 
 def test_the_strategies_the_api_documents_are_the_samplers():

@@ -13,16 +13,15 @@ from trainforge.errors import TrainforgeError
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.checkpoint_dirs import job_checkpoint_dir, sweep_ended_jobs
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
+from trainforge.kinds import make_worker
 from trainforge.pipeline.checkpoints import stored_steps
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.forecast import run_forecast_pipeline
 from trainforge.pipeline.result import PipelineResult, StepEvent
 from trainforge.registry import ModelRegistry
+from trainforge.submission import JobRequest, submit_job
 
 HYPERPARAMS = {"n_estimators": 60}
 
@@ -87,7 +86,7 @@ def test_other_hyperparameters_reuse_the_data_but_fit_again(tmp_path, features):
     events, result = run(features, tmp_path / "job", tuned={**HYPERPARAMS, "num_leaves": 15})
     assert events[0].message.startswith("Reused the checkpoint of step 'load'")
     assert any(e.level == "INFO" and "step 'fit'" in e.message and "other inputs" in e.message for e in events)
-    assert any(e.message.startswith("Fitting lightgbm_forecast") for e in events)
+    assert any(e.message.startswith("Fitting lightgbm") for e in events)
     assert result.hyperparams["num_leaves"] == 15
     again_events, again = run(features, tmp_path / "job", tuned={**HYPERPARAMS, "num_leaves": 15})
     assert again_events[2].message.startswith("Reused the checkpoint of step 'fit'")  # the new fit replaced the old
@@ -140,7 +139,7 @@ def setup(engine, settings, local_ray):
     write_demo(features)
     store = JobStore(engine)
     registry = RegistryThatFailsOnce(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = Worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
+    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
     return settings, store, features, registry, worker
 
 
@@ -172,7 +171,7 @@ def test_a_retried_job_reuses_its_load_and_fit_and_registers_one_version(setup):
     assert any(m.startswith("Reused the checkpoint of step 'load' from an earlier attempt") for m in lines)
     assert any(m.startswith("Reused the checkpoint of step 'fit' from an earlier attempt") for m in lines)
     assert sum(m.startswith("Loading feature set") for m in lines) == 1  # only the first attempt loaded
-    assert sum(m.startswith("Fitting lightgbm_forecast") for m in lines) == 1  # and fitted
+    assert sum(m.startswith("Fitting lightgbm") for m in lines) == 1  # and fitted
     assert [v.tags["job_id"] for v in registry.list_versions("t1", "site_load")] == [str(job.job_id)]
     assert not checkpoint_dir.exists()
 

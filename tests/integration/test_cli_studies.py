@@ -19,7 +19,8 @@ from trainforge.cli import studies as studies_cli
 from trainforge.cli.main import app as cli
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.status import JobStatus, priority_value
+from trainforge.fields import priority_value
+from trainforge.jobs.status import JobStatus
 from trainforge.settings import load_settings
 from trainforge.tenancy import KeyStore
 

@@ -8,14 +8,13 @@ import pytest
 
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker_pool import WorkerPool
+from trainforge.kinds import make_worker_pool
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
 from trainforge.settings import load_settings
+from trainforge.submission import JobRequest, submit_job
 from trainforge.testing import wait_for
 
 pytestmark = pytest.mark.slow
@@ -60,7 +59,7 @@ def test_twenty_jobs_on_ten_workers_run_ten_at_once_and_all_complete(tmp_path, l
         for n in range(20)
     ]
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    pool = WorkerPool(settings, store, registry)
+    pool = make_worker_pool(settings, store, registry)
     stop = threading.Event()
     pool.start(stop)
     try:

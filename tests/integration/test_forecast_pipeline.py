@@ -73,7 +73,7 @@ def test_model_beats_the_seasonal_naive_baseline(demo_run):
 
 def test_result_carries_model_params_metrics_lineage_and_predictions(demo_run):
     result = demo_run[-1]
-    assert result.model_family == "lightgbm_forecast"
+    assert result.model_family == "lightgbm"
     assert isinstance(result.model, lgb.Booster)
     assert result.hyperparams["n_estimators"] == 300 and 0 < result.hyperparams["best_iteration"] <= 300
     assert set(result.metrics) == {

@@ -124,7 +124,7 @@ def spec_for(space=SPACE, **overrides) -> StudySpec:
     strategy = overrides.pop("strategy", "tpe")
     values = {
         "study_id": uuid.uuid4(),
-        "space": parse_search_space("forecast", space, strategy=strategy),
+        "space": parse_search_space("lightgbm", space, strategy=strategy),
         "strategy": strategy,
         "seed": 1,
         "n_trials": 20,
@@ -157,7 +157,7 @@ def test_a_trial_trains_the_model_the_final_fit_trains_on_a_reused_dataset(reque
         {"n_estimators": 120, "learning_rate": 0.1, "colsample_bytree": 0.7, "min_child_samples": 200},
     ]
     for number, hyperparams in enumerate(trials):
-        params = validate_hyperparams("forecast", hyperparams)
+        params = validate_hyperparams("lightgbm", hyperparams)
         events = list(runner.run(number, params, 10))
         kind, result = events[-1]
         assert kind == "done"
@@ -175,7 +175,7 @@ def test_a_trial_trains_the_model_the_final_fit_trains_on_a_reused_dataset(reque
 
 def test_a_pruned_trial_stops_at_its_next_round(request_dict):
     runner = TrialRunner(build_study_data(**request_dict), num_threads=1)
-    params = validate_hyperparams("forecast", {"n_estimators": 500, "learning_rate": 0.0001})
+    params = validate_hyperparams("lightgbm", {"n_estimators": 500, "learning_rate": 0.0001})
     stream = runner.run(3, params, 5)
     assert next(stream)[:2] == ("report", 5)
     runner.prune(3)
@@ -235,7 +235,7 @@ def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it
     optuna_url, local_ray, feature_store_root
 ):
     study_id = uuid.uuid4()
-    spec = StudySpec(study_id, parse_search_space("forecast", SPACE), "tpe", 7, 20, 2, None)
+    spec = StudySpec(study_id, parse_search_space("lightgbm", SPACE), "tpe", 7, 20, 2, None)
     args = [sys.executable, str(RESUME_SCRIPT), local_ray.get_runtime_context().gcs_address, optuna_url]
     args += [str(study_id), feature_store_root, "20"]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -18,18 +18,15 @@ from sqlalchemy import event
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.coordinator import TrialRecord
-from trainforge.hpo.request import OptimizeRequest
 from trainforge.hpo.store import StudyStore
-from trainforge.hpo.submission import enqueue_with_study, submit_study
+from trainforge.hpo.study_listener import BATCH_SECONDS, HEARTBEAT_SECONDS, TUNE_PROGRESS, JobStudyListener
 from trainforge.jobs.records import NewJob
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.study_listener import BATCH_SECONDS, HEARTBEAT_SECONDS, TUNE_PROGRESS, JobStudyListener
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
-from trainforge.pipeline.config import TrainingConfig
+from trainforge.kinds import make_worker
+from trainforge.pipeline.config import TrainingConfig, TuningConfig
 from trainforge.registry import ModelRegistry
+from trainforge.submission import JobRequest, OptimizeRequest, enqueue_with_study, submit_job, submit_study
 
 SPACE = {
     "n_estimators": {"type": "int", "low": 20, "high": 60},
@@ -55,7 +52,7 @@ def setup(engine, settings, local_ray, request):
     store = JobStore(engine)
     studies = StudyStore(engine)
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = Worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
+    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
     return store, studies, features, registry, worker
 
 
@@ -143,10 +140,7 @@ def test_a_job_with_enable_hpo_gets_a_study_and_its_logs_tell_the_trials(setup):
                 target_variable="load_kw",
                 horizon=12,
                 enable_hpo=True,
-                n_trials=4,
-                parallel_jobs=1,
-                optimization_strategy="random",
-                hpo_seed=1,
+                tuning=TuningConfig(n_trials=4, parallel_jobs=1, optimization_strategy="random", seed=1),
                 hyperparams=SPACE,
             ),
         ),
@@ -194,7 +188,10 @@ def listening(engine):
     """A claimed study job, its listener on a clock the test moves, and a count of the write transactions."""
     store, studies = JobStore(engine), StudyStore(engine)
     config = TrainingConfig(
-        target_variable="load_kw", enable_hpo=True, n_trials=20, optimization_strategy="random", hyperparams=SPACE
+        target_variable="load_kw",
+        enable_hpo=True,
+        tuning=TuningConfig(n_trials=20, optimization_strategy="random"),
+        hyperparams=SPACE,
     )
     new_job = NewJob(
         tenant_id="t1",

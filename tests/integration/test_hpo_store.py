@@ -16,10 +16,10 @@ from trainforge.db.tables import hpo_studies, hpo_trials, training_jobs
 from trainforge.errors import NotFound, StudyNameTaken
 from trainforge.hpo.records import NewStudy, TrialState
 from trainforge.hpo.store import StudyStore
-from trainforge.hpo.submission import default_study_name, enqueue_with_study
 from trainforge.jobs.records import NewJob
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
+from trainforge.submission import default_study_name, enqueue_with_study
 
 SPACE = {"learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True}, "n_estimators": 100}
 
@@ -41,7 +41,7 @@ class Trial:
     intermediate: dict[int, float] = field(default_factory=dict)
 
 
-def hpo_job(tenant: str = "t1", **config: Any) -> NewJob:
+def hpo_job(tenant: str = "t1", **tuning: Any) -> NewJob:
     return NewJob(
         tenant_id=tenant,
         model_type="forecast",
@@ -52,13 +52,15 @@ def hpo_job(tenant: str = "t1", **config: Any) -> NewJob:
             "horizon": 24,
             "enable_hpo": True,
             "hyperparams": SPACE,
-            "n_trials": 20,
-            "optimization_strategy": "random",
-            "parallel_jobs": 3,
-            "timeout_seconds": 600.0,
-            "hpo_seed": 7,
-        }
-        | config,
+            "tuning": {
+                "n_trials": 20,
+                "optimization_strategy": "random",
+                "parallel_jobs": 3,
+                "timeout_seconds": 600.0,
+                "seed": 7,
+            }
+            | tuning,
+        },
         priority=10,
     )
 
@@ -271,7 +273,7 @@ def test_a_5000_trial_study_reads_fast(stores, engine):
 
 def test_new_study_reads_the_jobs_config(stores):
     jobs, _studies = stores
-    job = jobs.enqueue(hpo_job(timeout_seconds=None, hpo_seed=None))
+    job = jobs.enqueue(hpo_job(timeout_seconds=None, seed=None))
     study = NewStudy.for_job(job, study_name="x")
     assert (study.timeout_seconds, study.seed, study.n_trials, study.search_space) == (None, None, 20, SPACE)
 

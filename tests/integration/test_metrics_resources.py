@@ -12,13 +12,12 @@ from trainforge.compute import resources
 from trainforge.compute.resources import measure_resources
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
+from trainforge.kinds import make_worker
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
+from trainforge.submission import JobRequest, submit_job
 
 
 def burn_cpu(seconds: float) -> None:
@@ -85,7 +84,7 @@ def test_a_real_job_stores_the_cpu_and_memory_of_its_ray_work(engine, settings, 
     features.write_frame("t1", "site_load", frame, timestamp_col="timestamp", series_col="site_id")
     store = JobStore(engine)
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = Worker(settings, store, registry, worker_id="resource-test", poll_seconds=0.2)
+    worker = make_worker(settings, store, registry, worker_id="resource-test", poll_seconds=0.2)
     request = JobRequest(
         tenant_id="t1",
         model_type="forecast",

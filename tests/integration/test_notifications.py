@@ -26,11 +26,9 @@ from trainforge.db.types import utcnow
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.records import NewJob
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
+from trainforge.kinds import make_worker
 from trainforge.notifications import (
     DeliveryStatus,
     NotificationDispatcher,
@@ -42,6 +40,7 @@ from trainforge.notifications import (
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
 from trainforge.settings import load_settings
+from trainforge.submission import JobRequest, submit_job
 from trainforge.tenancy import KeyStore
 
 WEBHOOKS = "/ai/training/webhooks"
@@ -463,7 +462,7 @@ def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local
         config=TrainingConfig(target_variable="load_kw", horizon=24, hyperparams={"n_estimators": 40}),
     )
     job = submit_job(request, store=store, features=features)
-    worker = Worker(settings, store, registry, worker_id="notify-test", poll_seconds=0.2)
+    worker = make_worker(settings, store, registry, worker_id="notify-test", poll_seconds=0.2)
     assert worker.run_next().status is JobStatus.COMPLETED, store.logs(job.job_id)[0]
 
     dispatchers().dispatch_once()

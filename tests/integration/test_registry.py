@@ -180,7 +180,7 @@ def make_result(
         feature_columns=list(FEATURES),
     )
     return PipelineResult(
-        model_family="lightgbm_forecast",
+        model_family="lightgbm",
         model=booster,
         hyperparams=dict(HYPERPARAMS if hyperparams is None else hyperparams),
         metrics={"mae": 0.5, "rmse": 0.61, "mape": 0.031, "baseline_mae": 2.0},

@@ -15,13 +15,13 @@ from trainforge.errors import NotFound
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.checkpoint_dirs import job_checkpoint_dir
-from trainforge.jobs.request import JobRequest
+from trainforge.jobs.hooks import JobHook
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
+from trainforge.kinds import make_worker
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
+from trainforge.submission import JobRequest, submit_job
 from trainforge.testing import wait_for
 
 
@@ -38,7 +38,7 @@ def setup(engine, settings, local_ray):
     )
     store = JobStore(engine)
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = Worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
+    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
     return store, features, registry, worker
 
 
@@ -119,7 +119,7 @@ def test_a_job_that_cannot_train_fails_with_a_clear_message_and_a_traceback(setu
 def test_cancelling_a_running_job_stops_its_ray_work_within_10_s_and_registers_nothing(setup, settings):
     store, features, registry, _worker = setup
     # An idle poll far longer than the promise: a busy worker must still look for the cancellation every second.
-    worker = Worker(settings, store, registry, worker_id="slow-poller", poll_seconds=30)
+    worker = make_worker(settings, store, registry, worker_id="slow-poller", poll_seconds=30)
     # Slow on purpose: a year of four sites, many deep trees at a tiny learning rate (so early stopping never
     # fires), so the job is still fitting when it is cancelled.
     features.write_frame(
@@ -147,7 +147,7 @@ def test_cancelling_a_running_job_stops_its_ray_work_within_10_s_and_registers_n
     assert not thread.is_alive()
     assert store.get(job.job_id).status is JobStatus.CANCELLED
     assert [e.to_status for e in store.events(job.job_id)][-1] is JobStatus.CANCELLED  # never completed after it
-    assert any("stopped the job's Ray task" in line.message for line in store.logs(job.job_id)[0])
+    assert any("stopped the job's work" in line.message for line in store.logs(job.job_id)[0])
     assert versions_of(registry, "t1", "site_load") == []
     assert not job_checkpoint_dir(settings.resolved_checkpoint_root, job.job_id).exists()
 
@@ -168,7 +168,7 @@ class CancelledWhileRegistering(ModelRegistry):
 def test_a_job_cancelled_while_it_is_registered_ends_cancelled_and_its_version_is_withdrawn(setup, settings):
     store, features, registry, _worker = setup
     racing = CancelledWhileRegistering(store, settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = Worker(settings, store, racing, worker_id="test-worker", poll_seconds=0.2)
+    worker = make_worker(settings, store, racing, worker_id="test-worker", poll_seconds=0.2)
     job = submit(store, features, hyperparams={"n_estimators": 20})
 
     assert worker.run_next().status is JobStatus.CANCELLED
@@ -183,17 +183,16 @@ def test_a_job_cancelled_while_it_is_registered_ends_cancelled_and_its_version_i
 
     # The next job registers as if the withdrawn version had never been.
     again = submit(store, features, hyperparams={"n_estimators": 20})
-    assert Worker(settings, store, registry, worker_id="test-worker").run_next().status is JobStatus.COMPLETED
+    assert make_worker(settings, store, registry, worker_id="test-worker").run_next().status is JobStatus.COMPLETED
     assert store.get(again.job_id).model_id == "t1:site_load:1.0.0"
 
 
-class CancelledAtRegistration(Worker):
-    """A real worker; the job is cancelled the moment it reaches its ``register`` step."""
+class CancelAtRegistration(JobHook):
+    """A hook that cancels the job (as ``DELETE /jobs/{id}`` would) the moment its ``register`` step is next."""
 
-    def _record(self, job, event):
-        if event.step == "register":
-            self.store.transition(job.job_id, JobStatus.CANCELLED, reason="cancelled by test")
-        super()._record(job, event)
+    def before_step(self, run, step):
+        if step == "register":
+            run.store.transition(run.job.job_id, JobStatus.CANCELLED, reason="cancelled by test")
 
 
 class CountingRegistry(ModelRegistry):
@@ -207,7 +206,8 @@ class CountingRegistry(ModelRegistry):
 def test_a_job_cancelled_as_it_reaches_registration_registers_nothing(setup, settings):
     store, features, _registry, _worker = setup
     registry = CountingRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = CancelledAtRegistration(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
+    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
+    worker.hooks.append(CancelAtRegistration())
     job = submit(store, features, hyperparams={"n_estimators": 20})
 
     assert worker.run_next().status is JobStatus.CANCELLED

@@ -15,7 +15,7 @@ from trainforge.hpo.samplers import make_sampler
 from trainforge.hpo.space import MAX_GRID_POINTS, STRATEGIES, SearchParam, SearchSpace, parse_search_space
 from trainforge.models import get_family
 
-FAMILY = get_family("forecast")
+FAMILY = get_family("lightgbm")
 
 
 # --- defaults and the normalised form ---------------------------------------------------------------------------
@@ -23,8 +23,8 @@ FAMILY = get_family("forecast")
 
 @pytest.mark.parametrize("raw", [None, {}])
 def test_no_space_searches_the_familys_default_space(raw):
-    space = parse_search_space("forecast", raw)
-    assert space.model_type == "forecast"
+    space = parse_search_space("lightgbm", raw)
+    assert space.family == "lightgbm"
     assert space.fixed == {}
     assert space.as_json() == FAMILY.default_search_space()
     # Every parameter with a declared search range is tuned, and only those.
@@ -32,7 +32,7 @@ def test_no_space_searches_the_familys_default_space(raw):
 
 
 def test_default_distributions_follow_the_declarations():
-    distributions = parse_search_space("forecast", None).distributions()
+    distributions = parse_search_space("lightgbm", None).distributions()
     assert distributions["n_estimators"] == optuna.distributions.IntDistribution(50, 1000, log=True)
     assert distributions["learning_rate"] == optuna.distributions.FloatDistribution(0.01, 0.3, log=True)
     assert distributions["max_depth"] == optuna.distributions.IntDistribution(3, 12)
@@ -49,7 +49,7 @@ def test_a_user_space_is_normalised_and_reads_back_to_itself():
         "n_estimators": 200.0,
         "learning_rate": 0.05,
     }
-    space = parse_search_space("forecast", raw)
+    space = parse_search_space("lightgbm", raw)
     # The family's declaration order, whatever the order of the request.
     assert list(space.searched) == ["max_depth", "num_leaves", "subsample"]
     assert space.as_json() == {
@@ -61,17 +61,17 @@ def test_a_user_space_is_normalised_and_reads_back_to_itself():
     }
     assert isinstance(space.fixed["n_estimators"], int)
     assert all(isinstance(choice, int) for choice in space.searched["num_leaves"].choices)
-    assert parse_search_space("forecast", space.as_json()) == space
+    assert parse_search_space("lightgbm", space.as_json()) == space
 
 
 def test_search_param_objects_are_accepted_as_values():
     param = SearchParam(type="int", low=3, high=8)
-    space = parse_search_space("forecast", {"max_depth": param})
+    space = parse_search_space("lightgbm", {"max_depth": param})
     assert space.distributions() == {"max_depth": optuna.distributions.IntDistribution(3, 8)}
 
 
 def test_trial_hyperparams_are_defaults_then_fixed_then_sampled():
-    space = parse_search_space("forecast", {"max_depth": {"type": "int", "low": 3, "high": 8}, "n_estimators": 99})
+    space = parse_search_space("lightgbm", {"max_depth": {"type": "int", "low": 3, "high": 8}, "n_estimators": 99})
     params = space.hyperparams({"max_depth": 5})
     assert params == {**FAMILY.defaults(), "n_estimators": 99, "max_depth": 5}
 
@@ -82,7 +82,7 @@ def test_trial_hyperparams_are_defaults_then_fixed_then_sampled():
 @pytest.mark.parametrize(
     ("name", "value", "words"),
     [
-        ("n_trees", {"type": "int", "low": 1, "high": 3}, "not a hyperparameter of lightgbm_forecast"),
+        ("n_trees", {"type": "int", "low": 1, "high": 3}, "not a hyperparameter of lightgbm"),
         ("max_depth", {"type": "int", "low": 9, "high": 3}, "low (9) is greater than high (3)"),
         ("reg_alpha", {"type": "float", "low": 0, "high": 1, "log": True}, "log range needs low > 0"),
         ("subsample", {"type": "float", "low": 0.5, "high": 1, "step": 0}, "step must be greater than 0"),
@@ -126,47 +126,46 @@ def test_trial_hyperparams_are_defaults_then_fixed_then_sampled():
 def test_bad_parameters_are_refused_naming_their_field(name, value, words):
     raw = {"subsample": {"type": "float", "low": 0.5, "high": 1.0}, name: value}
     with pytest.raises(InvalidInput) as caught:
-        parse_search_space("forecast", raw)
+        parse_search_space("lightgbm", raw)
     assert caught.value.field == f"search_space.{name}"
     assert words in caught.value.message
 
 
 def test_an_unknown_name_lists_the_ones_the_family_takes():
     with pytest.raises(InvalidInput) as caught:
-        parse_search_space("forecast", {"eta": 0.1})
+        parse_search_space("lightgbm", {"eta": 0.1})
     assert str(sorted(FAMILY.params)) in caught.value.message
 
 
 def test_the_field_prefix_is_the_callers():
     with pytest.raises(InvalidInput) as caught:
         parse_search_space(
-            "forecast", {"max_depth": {"type": "int", "low": 9, "high": 3}}, field_prefix="config.hyperparams"
+            "lightgbm", {"max_depth": {"type": "int", "low": 9, "high": 3}}, field_prefix="config.hyperparams"
         )
     assert caught.value.field == "config.hyperparams.max_depth"
     with pytest.raises(InvalidInput) as caught:
-        parse_search_space("forecast", {"max_depth": 100}, field_prefix="config.hyperparams")
+        parse_search_space("lightgbm", {"max_depth": 100}, field_prefix="config.hyperparams")
     assert caught.value.field == "config.hyperparams.max_depth"
 
 
 @pytest.mark.parametrize("raw", [{"n_estimators": 100}, {"n_estimators": 100, "learning_rate": 0.05}])
 def test_a_space_that_searches_nothing_is_refused(raw):
     with pytest.raises(InvalidInput, match="tunes no hyperparameter") as caught:
-        parse_search_space("forecast", raw)
+        parse_search_space("lightgbm", raw)
     assert caught.value.field == "search_space"
 
 
 @pytest.mark.parametrize("raw", [[{"type": "int"}], "max_depth", 3])
 def test_a_space_that_is_not_an_object_is_refused(raw):
     with pytest.raises(InvalidInput, match="must be an object") as caught:
-        parse_search_space("forecast", raw)
+        parse_search_space("lightgbm", raw)
     assert caught.value.field == "search_space"
 
 
-@pytest.mark.parametrize(("model_type", "words"), [("anomaly", "not available yet"), ("regression", "unknown")])
-def test_an_unusable_model_type_is_refused(model_type, words):
-    with pytest.raises(InvalidInput, match=words) as caught:
-        parse_search_space(model_type, None)
-    assert caught.value.field == "model_type"
+def test_an_unknown_family_is_refused_naming_the_config_field():
+    with pytest.raises(InvalidInput, match="unknown model family") as caught:
+        parse_search_space("xgboost", None)
+    assert caught.value.field == "config.model_family"
 
 
 # --- strategies ------------------------------------------------------------------------------------------------
@@ -175,32 +174,33 @@ def test_an_unusable_model_type_is_refused(model_type, words):
 @pytest.mark.parametrize("strategy", ["bayes", "TPE", "", None])
 def test_an_unknown_strategy_is_refused(strategy):
     with pytest.raises(InvalidInput, match="unknown optimization_strategy") as caught:
-        parse_search_space("forecast", None, strategy=strategy)
+        parse_search_space("lightgbm", None, strategy=strategy)
     assert caught.value.field == "optimization_strategy"
-    space = parse_search_space("forecast", None)
+    space = parse_search_space("lightgbm", None)
     with pytest.raises(InvalidInput) as caught:
         make_sampler(strategy, space, seed=1)
     assert caught.value.field == "optimization_strategy"
 
 
-def test_gp_without_torch_is_refused_saying_it_needs_pytorch(monkeypatch):
-    monkeypatch.setattr(space_module, "_installed", lambda module: module != "torch")
-    with pytest.raises(InvalidInput, match="needs PyTorch") as caught:
-        parse_search_space("forecast", None, strategy="gp")
+def test_gp_is_not_offered_without_the_pytorch_it_needs():
+    # Optuna's GPSampler needs PyTorch, which trainforge does not install: it is not advertised, and refused.
+    assert "gp" not in STRATEGIES
+    with pytest.raises(InvalidInput, match="unknown optimization_strategy") as caught:
+        parse_search_space("lightgbm", None, strategy="gp")
     assert caught.value.field == "optimization_strategy"
-    with pytest.raises(InvalidInput, match="needs PyTorch"):
-        make_sampler("gp", parse_search_space("forecast", None), seed=None)
 
 
-def test_gp_is_accepted_where_torch_is_installed(monkeypatch):
-    monkeypatch.setattr(space_module, "_installed", lambda module: True)
-    assert parse_search_space("forecast", None, strategy="gp").searched
+def test_a_strategy_whose_package_is_missing_is_refused_naming_it(monkeypatch):
+    monkeypatch.setattr(space_module, "_installed", lambda module: module != "cmaes")
+    with pytest.raises(InvalidInput, match="needs the cmaes package") as caught:
+        parse_search_space("lightgbm", None, strategy="cmaes")
+    assert caught.value.field == "optimization_strategy"
 
 
-def test_every_other_strategy_is_available_here():
-    space = parse_search_space("forecast", {"max_depth": {"type": "int", "low": 3, "high": 6}})
-    for strategy in set(STRATEGIES) - {"gp"}:
-        parse_search_space("forecast", space.as_json(), strategy=strategy)
+def test_every_strategy_is_available_here():
+    space = parse_search_space("lightgbm", {"max_depth": {"type": "int", "low": 3, "high": 6}})
+    for strategy in STRATEGIES:
+        parse_search_space("lightgbm", space.as_json(), strategy=strategy)
         assert isinstance(make_sampler(strategy, space, seed=0), optuna.samplers.BaseSampler)
 
 
@@ -209,7 +209,7 @@ def test_every_other_strategy_is_available_here():
 
 def test_the_grid_enumerates_every_point():
     space = parse_search_space(
-        "forecast",
+        "lightgbm",
         {
             "max_depth": {"type": "int", "low": 3, "high": 12, "step": 3},
             "min_child_samples": {"type": "int", "low": 5, "high": 8, "log": True},
@@ -234,7 +234,7 @@ def test_the_grid_enumerates_every_point():
 
 
 def test_an_int_range_without_step_is_every_integer():
-    space = parse_search_space("forecast", {"max_depth": {"type": "int", "low": -1, "high": 2}}, strategy="grid")
+    space = parse_search_space("lightgbm", {"max_depth": {"type": "int", "low": -1, "high": 2}}, strategy="grid")
     assert space.grid() == {"max_depth": [-1, 0, 1, 2]}
 
 
@@ -243,12 +243,12 @@ def test_a_float_range_without_step_has_no_grid():
         "max_depth": {"type": "int", "low": 3, "high": 5},
         "learning_rate": {"type": "float", "low": 0.01, "high": 0.3},
     }
-    space = parse_search_space("forecast", raw)  # fine for a sampling strategy
+    space = parse_search_space("lightgbm", raw)  # fine for a sampling strategy
     assert space.grid_size() is None
     with pytest.raises(ValueError, match="learning_rate"):
         space.grid()
     with pytest.raises(InvalidInput, match="grid search needs a step") as caught:
-        parse_search_space("forecast", raw, strategy="grid")
+        parse_search_space("lightgbm", raw, strategy="grid")
     assert caught.value.field == "search_space.learning_rate"
     with pytest.raises(InvalidInput) as caught:
         make_sampler("grid", space, seed=None)
@@ -257,7 +257,7 @@ def test_a_float_range_without_step_has_no_grid():
 
 def test_the_default_space_cannot_be_a_grid():
     with pytest.raises(InvalidInput, match="grid search needs a step") as caught:
-        parse_search_space("forecast", None, strategy="grid")
+        parse_search_space("lightgbm", None, strategy="grid")
     assert caught.value.field == "search_space.learning_rate"
 
 
@@ -267,17 +267,17 @@ def test_a_grid_over_the_limit_is_refused():
         "num_leaves": {"type": "int", "low": 2, "high": 101},
         "max_depth": {"type": "int", "low": 1, "high": 2},
     }
-    assert parse_search_space("forecast", raw).grid_size() == 200_000 > MAX_GRID_POINTS
+    assert parse_search_space("lightgbm", raw).grid_size() == 200_000 > MAX_GRID_POINTS
     with pytest.raises(InvalidInput, match="the grid has 200000 points") as caught:
-        parse_search_space("forecast", raw, strategy="grid")
+        parse_search_space("lightgbm", raw, strategy="grid")
     assert caught.value.field == "search_space"
     raw["max_depth"] = 3  # fixed: 100_000 points, the most allowed
-    assert parse_search_space("forecast", raw, strategy="grid").grid_size() == MAX_GRID_POINTS
+    assert parse_search_space("lightgbm", raw, strategy="grid").grid_size() == MAX_GRID_POINTS
 
 
 def test_the_grid_sampler_visits_each_point_once():
     space = parse_search_space(
-        "forecast",
+        "lightgbm",
         {
             "max_depth": {"type": "int", "low": 3, "high": 9, "step": 3},
             "subsample": {"type": "float", "low": 0.8, "high": 1.0, "step": 0.1},
@@ -316,7 +316,7 @@ def _objective(params: dict) -> float:
 
 
 def _sampled_params(strategy: str, seed: int | None, n_trials: int = 14) -> list[dict]:
-    space = parse_search_space("forecast", _SAMPLED_SPACE, strategy="tpe")
+    space = parse_search_space("lightgbm", _SAMPLED_SPACE, strategy="tpe")
     study = optuna.create_study(sampler=make_sampler(strategy, space, seed))
     sequence = []
     for _ in range(n_trials):
@@ -347,10 +347,10 @@ def test_another_seed_samples_other_params(strategy):
 
 
 def test_search_space_is_a_frozen_value():
-    space = parse_search_space("forecast", {"max_depth": {"type": "int", "low": 3, "high": 5}})
+    space = parse_search_space("lightgbm", {"max_depth": {"type": "int", "low": 3, "high": 5}})
     assert isinstance(space, SearchSpace)
     with pytest.raises(AttributeError):
-        space.model_type = "anomaly"  # type: ignore[misc]
+        space.family = "seasonal_naive"  # type: ignore[misc]
 
 
 def test_qmc_draws_the_same_sobol_points_for_any_seed_after_the_first_trial():

@@ -1,10 +1,10 @@
 import pytest
 
+from trainforge.fields import priority_value
 from trainforge.jobs.status import (
     ALLOWED_TRANSITIONS,
     JobStatus,
     can_transition,
-    priority_value,
     sources_of,
 )
 

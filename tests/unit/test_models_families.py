@@ -7,13 +7,13 @@ import math
 import pytest
 
 from trainforge.errors import InvalidInput
-from trainforge.models import FAMILIES, get_family, validate_hyperparams
+from trainforge.models import FAMILIES, family_for, get_family, validate_hyperparams
 from trainforge.models.lightgbm_forecast import PARAMS
 
 
 def test_forecast_is_the_lightgbm_family_with_every_documented_parameter():
-    family = get_family("forecast")
-    assert family.name == "lightgbm_forecast"
+    family = get_family("lightgbm")
+    assert family.name == "lightgbm"
     assert {
         "n_estimators",
         "learning_rate",
@@ -28,13 +28,13 @@ def test_forecast_is_the_lightgbm_family_with_every_documented_parameter():
 
 
 def test_defaults_are_returned_and_given_values_merged_over_them():
-    merged = validate_hyperparams("forecast", {"n_estimators": 50, "learning_rate": 0.05})
-    assert merged == {**get_family("forecast").defaults(), "n_estimators": 50, "learning_rate": 0.05}
-    assert validate_hyperparams("forecast", None) == get_family("forecast").defaults()
+    merged = validate_hyperparams("lightgbm", {"n_estimators": 50, "learning_rate": 0.05})
+    assert merged == {**get_family("lightgbm").defaults(), "n_estimators": 50, "learning_rate": 0.05}
+    assert validate_hyperparams("lightgbm", None) == get_family("lightgbm").defaults()
 
 
 def test_values_are_converted_to_their_declared_type():
-    merged = validate_hyperparams("forecast", {"n_estimators": 120.0, "subsample": 1})
+    merged = validate_hyperparams("lightgbm", {"n_estimators": 120.0, "subsample": 1})
     assert merged["n_estimators"] == 120 and isinstance(merged["n_estimators"], int)
     assert merged["subsample"] == 1.0 and isinstance(merged["subsample"], float)
 
@@ -59,22 +59,34 @@ def test_values_are_converted_to_their_declared_type():
 )
 def test_bad_values_name_the_field(name, value, words):
     with pytest.raises(InvalidInput) as caught:
-        validate_hyperparams("forecast", {name: value})
+        validate_hyperparams("lightgbm", {name: value})
     assert caught.value.field == f"config.hyperparams.{name}"
     assert words in caught.value.message
 
 
 def test_anomaly_is_refused_until_it_is_built():
     with pytest.raises(InvalidInput) as caught:
-        validate_hyperparams("anomaly", {})
+        family_for("anomaly")
     assert caught.value.message == "model_type 'anomaly' is not available yet; only 'forecast' is"
     assert caught.value.field == "model_type"
 
 
 def test_unknown_model_type_is_refused():
     with pytest.raises(InvalidInput) as caught:
-        get_family("regression")
+        family_for("regression")
     assert caught.value.field == "model_type" and "'regression'" in caught.value.message
+
+
+def test_unknown_family_is_refused_naming_the_config_field():
+    with pytest.raises(InvalidInput) as caught:
+        get_family("xgboost")
+    assert caught.value.field == "config.model_family" and "'xgboost'" in caught.value.message
+
+
+def test_seasonal_naive_is_a_registered_family_that_fits_nothing():
+    family = family_for("forecast", "seasonal_naive")
+    assert (family.name, family.fits_model, dict(family.params)) == ("seasonal_naive", False, {})
+    assert get_family("lightgbm").fits_model
 
 
 @pytest.mark.parametrize("family", FAMILIES.values(), ids=lambda f: f.name)
@@ -89,7 +101,7 @@ def test_every_family_declares_valid_defaults_and_search_ranges(family):
 
 
 def test_default_search_space_uses_the_api_format():
-    space = get_family("forecast").default_search_space()
+    space = get_family("lightgbm").default_search_space()
     assert space["learning_rate"] == {"type": "float", "low": 0.01, "high": 0.3, "log": True}
     assert space["n_estimators"]["type"] == "int" and isinstance(space["n_estimators"]["low"], int)
     assert "early_stopping_rounds" not in space and set(space) <= set(PARAMS)
@@ -99,9 +111,11 @@ def test_public_surface_is_pinned():
     import trainforge.models
 
     assert sorted(trainforge.models.__all__) == [
+        "DEFAULT_FAMILY",
         "FAMILIES",
         "ModelFamily",
         "ParamSpec",
+        "family_for",
         "get_family",
         "seasonal_naive",
         "seasonal_naive_lag",

@@ -26,18 +26,18 @@ def data(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def test_native_params_translate_names_and_enable_bagging_only_when_subsampling():
-    params = validate_hyperparams("forecast", {"subsample": 0.7, "colsample_bytree": 0.5, "min_child_samples": 7})
+    params = validate_hyperparams("lightgbm", {"subsample": 0.7, "colsample_bytree": 0.5, "min_child_samples": 7})
     native = lightgbm_forecast.native_params(params, num_threads=2)
     assert (native["bagging_fraction"], native["bagging_freq"]) == (0.7, 1)
     assert (native["feature_fraction"], native["min_data_in_leaf"], native["num_threads"]) == (0.5, 7, 2)
-    assert lightgbm_forecast.native_params(validate_hyperparams("forecast", {}))["bagging_freq"] == 0
+    assert lightgbm_forecast.native_params(validate_hyperparams("lightgbm", {}))["bagging_freq"] == 0
 
 
 def test_fit_stops_early_on_validation_and_predicts_well():
     x_train, y_train = data(3000, 0)
     x_val, y_val = data(600, 1)
     x_test, y_test = data(600, 2)
-    params = validate_hyperparams("forecast", {"n_estimators": 2000, "learning_rate": 0.3, "num_leaves": 15})
+    params = validate_hyperparams("lightgbm", {"n_estimators": 2000, "learning_rate": 0.3, "num_leaves": 15})
     booster = lightgbm_forecast.fit(x_train, y_train, x_val, y_val, params, num_threads=1)
     assert isinstance(booster, lgb.Booster)
     assert 1 <= booster.best_iteration < 2000
@@ -48,7 +48,7 @@ def test_fit_stops_early_on_validation_and_predicts_well():
 
 def test_same_data_gives_the_same_model():
     x, y = data(1000, 0)
-    params = validate_hyperparams("forecast", {"n_estimators": 30, "subsample": 0.8})
+    params = validate_hyperparams("lightgbm", {"n_estimators": 30, "subsample": 0.8})
     first = lightgbm_forecast.fit(x, y, x, y, params, 1)
     second = lightgbm_forecast.fit(x, y, x, y, params, 1)
     np.testing.assert_array_equal(lightgbm_forecast.predict(first, x), lightgbm_forecast.predict(second, x))
@@ -56,7 +56,7 @@ def test_same_data_gives_the_same_model():
 
 def test_lightgbm_errors_become_pipeline_errors():
     x, y = data(100, 0)
-    params = validate_hyperparams("forecast", {})
+    params = validate_hyperparams("lightgbm", {})
     with pytest.raises(PipelineError, match="LightGBM"):
         lightgbm_forecast.fit(x, y.iloc[:50], x, y, params, 1)
 

@@ -47,7 +47,7 @@ def fitted_model():
         )
         return x, 3 * x["x"] + (x["series_id"] == "b") * 5 + rng.normal(0, 0.1, n)
 
-    params = validate_hyperparams("forecast", {"n_estimators": 400, "learning_rate": 0.3, "num_leaves": 7})
+    params = validate_hyperparams("lightgbm", {"n_estimators": 400, "learning_rate": 0.3, "num_leaves": 7})
     (x_train, y_train), (x_val, y_val), (x_test, _) = rows(600), rows(200), rows(100)
     return lightgbm_forecast.fit(x_train, y_train, x_val, y_val, params, 1), params, x_test
 

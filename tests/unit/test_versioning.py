@@ -26,7 +26,7 @@ from trainforge.registry import (
 from trainforge.registry.lineage import facts_from_tags, facts_of, facts_to_tags, run_params, version_tags
 
 PREVIOUS = VersionFacts(
-    model_family="lightgbm_forecast",
+    model_family="lightgbm",
     feature_set="load_hourly",
     feature_columns=("temperature", "hour", "weekday"),
     data_hash="a" * 64,
@@ -177,7 +177,7 @@ def make_result(hyperparams: dict[str, object]) -> PipelineResult:
         feature_columns=["temperature", "hour"],
     )
     return PipelineResult(
-        model_family="lightgbm_forecast",
+        model_family="lightgbm",
         model=object(),
         hyperparams=hyperparams,
         metrics={"mae": 1.5, "rmse": float("nan")},
@@ -216,7 +216,7 @@ def test_run_params_flatten_config_and_stay_within_mlflow_limits() -> None:
     params = run_params(make_job(config={"horizon": 24, "series": ["s" * 100] * 100}), make_result({"lr": 0.1}))
     assert params["lr"] == "0.1"
     assert params["config.horizon"] == "24"
-    assert params["model_family"] == "lightgbm_forecast"
+    assert params["model_family"] == "lightgbm"
     assert len(params["config.series"]) == 6000
     assert params["config.series"].endswith("(truncated)")
 

@@ -105,11 +105,11 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
 
 
 def _start_worker(settings: Settings, store: JobStore, stop: threading.Event) -> WorkerPoolHandle:
-    from trainforge.jobs.worker_pool import WorkerPool  # Ray and MLflow are imported only when workers run
+    from trainforge.kinds import make_worker_pool  # Ray and MLflow are imported only when workers run
     from trainforge.registry import ModelRegistry
 
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    pool = WorkerPool(settings, store, registry)
+    pool = make_worker_pool(settings, store, registry)
     pool.start(stop)
     return pool
 

@@ -41,6 +41,9 @@ class JobDetail(BaseModel):
     model_type: str
     model_name: str
     feature_set: str
+    kind: str = Field(
+        description="What the job does: train (fit, evaluate, register) or tune (a study, then the same)."
+    )
     status: JobStatus
     progress: float = Field(ge=0, le=1)
     current_step: str | None = Field(description="Pipeline step running now: load, prepare, fit, evaluate, register.")
@@ -69,7 +72,13 @@ class JobDetail(BaseModel):
         return cls.model_validate(
             fields
             | {
-                "config": {"model_type": job.model_type, "feature_set": job.feature_set, **job.config},
+                "config": {
+                    "model_type": job.model_type,
+                    "feature_set": job.feature_set,
+                    **job.config,
+                    # The specification's shape shows a tuning job's trial count beside enable_hpo.
+                    **({"n_trials": job.config["tuning"]["n_trials"]} if job.config.get("enable_hpo") else {}),
+                },
                 "logs_url": f"{JOBS_PREFIX}/{job.job_id}/logs",
             }
         )
@@ -80,6 +89,7 @@ class JobSummary(BaseModel):
     tenant_id: str
     model_type: str
     model_name: str
+    kind: str
     status: JobStatus
     progress: float
     created_at: datetime

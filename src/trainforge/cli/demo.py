@@ -14,13 +14,12 @@ from trainforge.cli.progress import JobView, follow_job, metrics_table
 from trainforge.compute.ray_runtime import ensure_ray
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
+from trainforge.kinds import make_worker
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
 from trainforge.settings import Settings
+from trainforge.submission import JobRequest, submit_job
 from trainforge.tenancy import KeyStore
 from trainforge.tenancy.local_key import ensure_local_admin_key
 
@@ -56,9 +55,8 @@ def run_demo(settings: Settings, *, n_series: int = 4, days: int = 365) -> JobVi
 
     ensure_ray(settings)  # in the main thread, before the worker thread needs it
     stop = threading.Event()
-    worker = Worker(
-        settings, store, ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    )
+    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+    worker = make_worker(settings, store, registry)
     thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker", daemon=True)
     thread.start()
 

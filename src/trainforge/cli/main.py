@@ -71,7 +71,7 @@ def worker(
     TRAINFORGE_DRAIN_SECONDS to finish, then go back to the queue."""
     from trainforge.compute.ray_runtime import ensure_ray
     from trainforge.jobs.store import JobStore
-    from trainforge.jobs.worker_pool import WorkerPool
+    from trainforge.kinds import make_worker_pool
     from trainforge.notifications import WebhookSender, start_dispatcher
     from trainforge.registry import ModelRegistry
     from trainforge.startup import freeze_startup_objects
@@ -87,7 +87,7 @@ def worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    pool = WorkerPool(settings, store, registry)
+    pool = make_worker_pool(settings, store, registry)
     pool.start(stop)
     freeze_startup_objects()  # Ray, pandas and MLflow are imported and the Ray processes warm (trainforge.startup)
     # Job endings are notified from here too, so `serve --no-worker` plus separate workers still sends webhooks

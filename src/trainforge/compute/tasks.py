@@ -3,7 +3,7 @@
 A task only computes: it streams progress events and its result back to the worker (a Ray streaming generator),
 and the worker alone writes to the metadata database and to MLflow. That keeps SQLite single-writer and lets the
 same task run on a remote cluster that cannot reach the worker's database or MLflow. The task does touch files by
-path: it reads the feature store, and reads and writes the job's step checkpoints (``request["checkpoint_dir"]``);
+path: it reads the feature store, and reads and writes the job's step checkpoints (``request.checkpoint_dir``);
 on a remote cluster both roots must be shared storage, mounted at the same path on the worker and every node.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import ray
 
+from trainforge.pipeline.request import PipelineRequest
 from trainforge.pipeline.result import PipelineResult, StepEvent
 
 # A streamed item costs the task's process about 3 ms of CPU in Ray (an object put and a report to the owner); a
@@ -27,7 +28,7 @@ BATCH_SECONDS = 0.25
 
 
 @ray.remote(max_retries=0)
-def run_forecast_task(request: dict[str, Any]) -> Iterator[list[StepEvent | PipelineResult]]:
+def run_forecast_task(request: PipelineRequest) -> Iterator[list[StepEvent | PipelineResult]]:
     """Run the forecast pipeline inside a Ray worker (a generator function: Ray streams each yielded item).
 
     Yields lists of the pipeline's events, in order, each list at most :data:`BATCH_SECONDS` after its first event;
@@ -41,7 +42,7 @@ def run_forecast_task(request: dict[str, Any]) -> Iterator[list[StepEvent | Pipe
     def events() -> Iterator[StepEvent | PipelineResult]:
         result: PipelineResult | None = None
         with measure_resources() as usage:
-            for item in run_forecast_pipeline(**request):
+            for item in run_forecast_pipeline(**request.arguments()):
                 if isinstance(item, PipelineResult):
                     result = item  # held back so that the usage, measured to the end, comes first
                 else:

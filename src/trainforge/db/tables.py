@@ -43,6 +43,8 @@ training_jobs = Table(
     Column("model_type", Text, nullable=False),
     Column("model_name", Text, nullable=False),
     Column("feature_set", Text, nullable=False),
+    # What the job does: the name of its kind (trainforge.kinds: train, tune, ...).
+    Column("kind", Text, nullable=False, server_default="train"),
     Column("status", Text, nullable=False),
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("config", JSONType, nullable=False),

@@ -43,7 +43,7 @@ class NewStudy:
     @classmethod
     def for_job(cls, job: JobRecord, *, study_name: str, study_id: UUID | None = None) -> NewStudy:
         """The study a job runs, read from the job's checked configuration (so the two never disagree)."""
-        config = job.config
+        config, tuning = job.config, job.config["tuning"]
         return cls(
             tenant_id=job.tenant_id,
             study_name=study_name,
@@ -51,11 +51,11 @@ class NewStudy:
             model_type=job.model_type,
             feature_set=job.feature_set,
             search_space=config["hyperparams"],
-            optimization_strategy=config["optimization_strategy"],
-            n_trials=config["n_trials"],
-            parallel_jobs=config["parallel_jobs"],
-            timeout_seconds=config.get("timeout_seconds"),
-            seed=config.get("hpo_seed"),
+            optimization_strategy=tuning["optimization_strategy"],
+            n_trials=tuning["n_trials"],
+            parallel_jobs=tuning["parallel_jobs"],
+            timeout_seconds=tuning.get("timeout_seconds"),
+            seed=tuning.get("seed"),
             study_id=study_id or uuid.uuid4(),
         )
 

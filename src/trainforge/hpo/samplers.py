@@ -39,7 +39,6 @@ def make_sampler(strategy: str, space: SearchSpace, seed: int | None) -> optuna.
       :class:`AskTellGridSampler`: ask ``sampler.is_exhausted(study)`` to know when the grid is done.
     - ``cmaes``: CMA-ES over the int and float ranges; categorical parameters are drawn independently at random.
     - ``qmc``: unscrambled Sobol points (the seed only draws the first trial at random).
-    - ``gp``: Gaussian-process Bayesian optimisation (needs PyTorch).
 
     Args:
         strategy: One of :data:`STRATEGIES`.
@@ -67,6 +66,4 @@ def make_sampler(strategy: str, space: SearchSpace, seed: int | None) -> optuna.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.QMCSampler(seed=seed)
-    if strategy == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
     raise AssertionError(f"strategy {strategy!r} passed check_strategy but has no sampler")  # pragma: no cover

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,13 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from trainforge.errors import InvalidInput
 from trainforge.models.families import get_family
 from trainforge.models.params import ParamSpec
+from trainforge.pipeline.config import OptimizationStrategy
 
-STRATEGIES = ("tpe", "random", "grid", "cmaes", "qmc", "gp")
+# The one list of strategies is the request's OptimizationStrategy; the samplers are built in hpo.samplers.
+STRATEGIES: tuple[str, ...] = get_args(OptimizationStrategy)
 # Strategies whose Optuna sampler imports an optional package: strategy -> (module, what to install).
 STRATEGY_REQUIREMENTS: dict[str, tuple[str, str]] = {
     "cmaes": ("cmaes", "the cmaes package"),
     "qmc": ("scipy", "SciPy"),
-    "gp": ("torch", "PyTorch"),
 }
 # A grid search evaluates every point: beyond this many the study would never finish.
 MAX_GRID_POINTS = 100_000
@@ -74,12 +75,12 @@ class SearchSpace:
     """A checked search space of one model family.
 
     Attributes:
-        model_type: The job's model type (``"forecast"``).
+        family: The model family's name (``"lightgbm"``).
         searched: The tuned hyperparameters, in the family's declaration order.
         fixed: Hyperparameters fixed for every trial (a plain number in the raw space), converted to their kind.
     """
 
-    model_type: str
+    family: str
     searched: dict[str, SearchParam]
     fixed: dict[str, int | float]
 
@@ -119,20 +120,20 @@ class SearchSpace:
 
     def hyperparams(self, sampled: Mapping[str, Any]) -> dict[str, Any]:
         """The full hyperparameters of one trial: the family's defaults, then the fixed values, then ``sampled``."""
-        return {**get_family(self.model_type).defaults(), **self.fixed, **sampled}
+        return {**get_family(self.family).defaults(), **self.fixed, **sampled}
 
 
 def parse_search_space(
-    model_type: str,
+    family: str,
     raw: Mapping[str, Any] | None,
     *,
     strategy: str = "tpe",
     field_prefix: str = "search_space",
 ) -> SearchSpace:
-    """Check a raw search space against ``model_type``'s hyperparameters and the strategy that will search it.
+    """Check a raw search space against the family's hyperparameters and the strategy that will search it.
 
     Args:
-        model_type: The job's model type; its family declares the names, kinds and valid ranges.
+        family: The model family's name; it declares the names, kinds and valid ranges.
         raw: Name -> range object or fixed number. ``None`` or empty: the family's default search space.
         strategy: One of :data:`STRATEGIES`; ``grid`` needs every range griddable and at most
             :data:`MAX_GRID_POINTS` points.
@@ -144,12 +145,12 @@ def parse_search_space(
     Raises:
         InvalidInput: With ``field=f"{field_prefix}.{name}"`` for a bad parameter, ``field=field_prefix`` for a
             space that is not an object or searches nothing, ``field="optimization_strategy"`` for an unknown
-            strategy or one whose package is not installed, ``field="model_type"`` for an unusable model type.
+            strategy or one whose package is not installed, ``field="config.model_family"`` for an unknown family.
     """
     check_strategy(strategy)
-    family = get_family(model_type)
+    spec_of = get_family(family)
     if raw is None or (isinstance(raw, Mapping) and not raw):
-        raw = family.default_search_space()
+        raw = spec_of.default_search_space()
     if not isinstance(raw, Mapping):
         raise InvalidInput(
             f"the search space must be an object of hyperparameter name: range or fixed number, "
@@ -157,14 +158,14 @@ def parse_search_space(
             field=field_prefix,
         )
     for name in raw:
-        if name not in family.params:
+        if name not in spec_of.params:
             raise InvalidInput(
-                f"{name!r} is not a hyperparameter of {family.name}; expected one of {sorted(family.params)}",
+                f"{name!r} is not a hyperparameter of {spec_of.name}; expected one of {sorted(spec_of.params)}",
                 field=f"{field_prefix}.{name}",
             )
     searched: dict[str, SearchParam] = {}
     fixed: dict[str, int | float] = {}
-    for name, spec in family.params.items():
+    for name, spec in spec_of.params.items():
         if name not in raw:
             continue
         value = raw[name]
@@ -178,7 +179,7 @@ def parse_search_space(
             '{"type": "int" or "float", "low": ..., "high": ...} or {"type": "categorical", "choices": [...]}',
             field=field_prefix,
         )
-    space = SearchSpace(model_type=model_type, searched=searched, fixed=fixed)
+    space = SearchSpace(family=spec_of.name, searched=searched, fixed=fixed)
     check_space_fits_strategy(space, strategy, field_prefix=field_prefix)
     return space
 

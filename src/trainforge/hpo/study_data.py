@@ -22,6 +22,7 @@ from trainforge.features.store import ParquetFeatureStore
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.load import load_training_data
 from trainforge.pipeline.prepare import build_features, time_split
+from trainforge.pipeline.request import PipelineRequest
 
 __all__ = ["StudyData", "build_study_data", "prepare_study_data", "split_room"]
 
@@ -141,11 +142,10 @@ def split_room(column: pd.Series) -> float:
 
 
 @ray.remote(max_retries=0)
-def prepare_study_data(request: dict[str, Any]) -> StudyData:
+def prepare_study_data(request: PipelineRequest) -> StudyData:
     """Load and prepare a study's rows on Ray; the result stays in the object store for the trial actors.
 
     Args:
-        request: The keys of ``run_forecast_task``'s request (``tenant_id``, ``feature_set``, ``config``,
-            ``feature_store_root``; others are ignored).
+        request: The job's pipeline request (its fitting arguments are ignored).
     """
-    return build_study_data(**request)
+    return build_study_data(**request.arguments())

@@ -13,13 +13,15 @@ from trainforge.jobs.status import JobStatus
 
 @dataclass(frozen=True)
 class NewJob:
-    """What it takes to enqueue a training job."""
+    """What it takes to enqueue a job. ``kind`` names what it does (``train``, ``tune``; see trainforge.kinds),
+    ``config`` is its checked request, as the kind reads it back."""
 
     tenant_id: str
     model_type: str
     model_name: str
     feature_set: str
     config: dict[str, Any]
+    kind: str = "train"
     priority: int = 0
     max_attempts: int = 3
     schedule: str | None = None
@@ -34,6 +36,7 @@ class JobRecord:
     model_type: str
     model_name: str
     feature_set: str
+    kind: str
     status: JobStatus
     priority: int
     config: dict[str, Any]

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from trainforge.db.types import utcnow
-from trainforge.hpo.submission import enqueue_job_in
 from trainforge.jobs.cron import MAX_COUNTED_MISSES
 from trainforge.jobs.schedules import Firing, ScheduleStore, job_for
 from trainforge.jobs.store import JobStore
+from trainforge.submission import enqueue_job_in
 
 logger = logging.getLogger(__name__)
 

@@ -36,13 +36,11 @@ from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
 from trainforge.errors import InvalidInput, NotFound, as_value_error
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.hpo.submission import enqueue_job_in
 from trainforge.jobs.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
 from trainforge.jobs.records import JobRecord, NewJob
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.store import JobStore
-from trainforge.jobs.submission import prepare_job
 from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
+from trainforge.submission import JobRequest, enqueue_job_in, prepare_job
 
 cols = schedules.c
 firing_cols = schedule_firings.c

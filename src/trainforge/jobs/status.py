@@ -1,4 +1,4 @@
-"""The job state machine: statuses, the table of allowed transitions, priorities.
+"""The job state machine: statuses and the table of allowed transitions.
 
 Plain Python with no database import, so the rules can be read and tested on their own. The database enforces the
 same table (``JobStore.transition`` updates only rows in an allowed source status).
@@ -41,20 +41,3 @@ def can_transition(current: JobStatus, target: JobStatus) -> bool:
 def sources_of(target: JobStatus) -> frozenset[JobStatus]:
     """The statuses from which ``target`` may be reached (what the conditional UPDATE matches on)."""
     return frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if target in targets)
-
-
-# The specification's priority words, as the integers stored in training_jobs.priority (higher runs first).
-PRIORITY_LEVELS: dict[str, int] = {"low": -10, "normal": 0, "high": 10, "urgent": 20}
-PRIORITY_MIN, PRIORITY_MAX = -100, 100
-
-
-def priority_value(priority: str | int) -> int:
-    """Turn ``low|normal|high|urgent`` or an integer in [-100, 100] into the stored integer."""
-    if isinstance(priority, str):
-        try:
-            return PRIORITY_LEVELS[priority]
-        except KeyError:
-            raise ValueError(f"priority must be one of {', '.join(PRIORITY_LEVELS)} or an integer") from None
-    if isinstance(priority, bool) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        raise ValueError(f"priority must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX}")
-    return priority

@@ -102,6 +102,7 @@ class JobStore:
                     model_type=job.model_type,
                     model_name=job.model_name,
                     feature_set=job.feature_set,
+                    kind=job.kind,
                     status=JobStatus.QUEUED.value,
                     priority=job.priority,
                     max_attempts=job.max_attempts,

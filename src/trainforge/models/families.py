@@ -1,4 +1,9 @@
-"""The registry of model families, keyed by the job's ``model_type``, and hyperparameter validation."""
+"""The registry of model families, keyed by their one name, and hyperparameter validation.
+
+A job names its family in ``config.model_family`` (default ``lightgbm``); the family says which ``model_type`` it
+serves, which hyperparameters it takes, and whether it fits a model at all (``seasonal_naive`` does not: a job of
+it evaluates the baseline alone).
+"""
 
 from __future__ import annotations
 
@@ -9,32 +14,63 @@ from trainforge.errors import InvalidInput
 from trainforge.models import lightgbm_forecast
 from trainforge.models.family import ModelFamily
 
-# model_type -> the family trained for it. A second forecast family (XGBoost) would be registered by name and
-# chosen by a config field; until then each model_type has one.
-FAMILIES: dict[str, ModelFamily] = {"forecast": lightgbm_forecast.FAMILY}
+# The seasonal-naive forecast as a family of its own: the cheapest job there is (a data check, a benchmark of the
+# queue, the yardstick for a new feature set). Its season is config.seasonal_period, not a hyperparameter.
+SEASONAL_NAIVE = ModelFamily(
+    name="seasonal_naive",
+    model_type="forecast",
+    summary="nothing is fitted: the job evaluates the seasonal-naive baseline alone",
+    params={},
+)
+FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (lightgbm_forecast.FAMILY, SEASONAL_NAIVE)}
+DEFAULT_FAMILY = lightgbm_forecast.FAMILY.name
 # Declared by the API's model_type but not built yet: refused with a clear message instead of "unknown".
 PLANNED_MODEL_TYPES = ("anomaly",)
 
 
-def get_family(model_type: str) -> ModelFamily:
-    """The family that trains ``model_type``.
+def get_family(name: str) -> ModelFamily:
+    """The family called ``name``.
 
     Raises:
-        InvalidInput: ``model_type`` is unknown or not available yet (``field="model_type"``).
+        InvalidInput: no such family (``field="config.model_family"``).
     """
-    if model_type in FAMILIES:
-        return FAMILIES[model_type]
-    available = " or ".join(repr(name) for name in FAMILIES)
-    if model_type in PLANNED_MODEL_TYPES:
-        raise InvalidInput(f"model_type {model_type!r} is not available yet; only {available} is", field="model_type")
-    raise InvalidInput(f"unknown model_type {model_type!r}; expected {available}", field="model_type")
+    try:
+        return FAMILIES[name]
+    except (KeyError, TypeError):
+        raise InvalidInput(
+            f"unknown model family {name!r}; expected one of {', '.join(FAMILIES)}", field="config.model_family"
+        ) from None
 
 
-def validate_hyperparams(model_type: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+def family_for(model_type: str, name: str = DEFAULT_FAMILY) -> ModelFamily:
+    """The family ``name``, checked to serve ``model_type``.
+
+    Raises:
+        InvalidInput: ``model_type`` is unknown or not available yet (``field="model_type"``), or the family is
+            unknown or serves another model type (``field="config.model_family"``).
+    """
+    served = sorted({family.model_type for family in FAMILIES.values()})
+    if model_type not in served:
+        available = " or ".join(repr(name) for name in served)
+        if model_type in PLANNED_MODEL_TYPES:
+            raise InvalidInput(
+                f"model_type {model_type!r} is not available yet; only {available} is", field="model_type"
+            )
+        raise InvalidInput(f"unknown model_type {model_type!r}; expected {available}", field="model_type")
+    family = get_family(name)
+    if family.model_type != model_type:
+        raise InvalidInput(
+            f"model family {name!r} trains {family.model_type!r} models, not {model_type!r}",
+            field="config.model_family",
+        )
+    return family
+
+
+def validate_hyperparams(family: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Check fixed hyperparameters against the family's declarations and merge them over its defaults.
 
     Args:
-        model_type: The job's model type (``"forecast"``).
+        family: The family's name (``"lightgbm"``).
         params: Hyperparameters by name (``config.hyperparams`` of a job without HPO).
 
     Returns:
@@ -42,19 +78,19 @@ def validate_hyperparams(model_type: str, params: Mapping[str, Any] | None) -> d
 
     Raises:
         InvalidInput: Unknown names, wrong types, out-of-range values or NaN/inf, with
-            ``field="config.hyperparams.<name>"``; or an unusable ``model_type``.
+            ``field="config.hyperparams.<name>"``; or an unknown family.
     """
-    family = get_family(model_type)
+    spec_of = get_family(family)
     if params is None:
         params = {}
     if not isinstance(params, Mapping):
         raise InvalidInput("hyperparams must be an object of name: value", field="config.hyperparams")
-    merged = family.defaults()
+    merged = spec_of.defaults()
     for name, value in params.items():
-        spec = family.params.get(name)
+        spec = spec_of.params.get(name)
         if spec is None:
             raise InvalidInput(
-                f"unknown hyperparameter {name!r} for {family.name}; expected one of {sorted(family.params)}",
+                f"unknown hyperparameter {name!r} for {spec_of.name}; expected one of {sorted(spec_of.params)}",
                 field=f"config.hyperparams.{name}",
             )
         merged[name] = spec.check(name, value)

@@ -17,23 +17,32 @@ PredictFunction = Callable[[Any, pd.DataFrame], np.ndarray]
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """A kind of model a job can train (``lightgbm_forecast``, later ``isolation_forest``, ...).
+    """A kind of model a job can train (``lightgbm``, ``seasonal_naive``, later ``isolation_forest``, ...).
 
     A new family is one module that builds one of these and is added to :mod:`trainforge.models.families`.
 
     Attributes:
-        name: Recorded as ``PipelineResult.model_family`` and in the registry.
+        name: The one name of the family: ``config.model_family``, ``PipelineResult.model_family`` and the
+            registry's lineage all use it.
         model_type: The job's ``model_type`` it serves (``"forecast"``, ``"anomaly"``).
+        summary: What it is, in a few words (for the API's documentation).
         params: Every hyperparameter it accepts, with type, range, default and default search range.
-        fit: ``fit(X_train, y_train, X_val, y_val, params, num_threads) -> model``.
-        predict: ``predict(model, X) -> np.ndarray``.
+        fit: ``fit(X_train, y_train, X_val, y_val, params, num_threads) -> model``; None for a family that fits
+            nothing.
+        predict: ``predict(model, X) -> np.ndarray``; None for a family that fits nothing.
     """
 
     name: str
     model_type: str
+    summary: str
     params: Mapping[str, ParamSpec]
-    fit: FitFunction
-    predict: PredictFunction
+    fit: FitFunction | None = None
+    predict: PredictFunction | None = None
+
+    @property
+    def fits_model(self) -> bool:
+        """Whether the family fits a model (and so has hyperparameters to tune and a model to register)."""
+        return self.fit is not None
 
     def defaults(self) -> dict[str, Any]:
         """Every hyperparameter at its default."""

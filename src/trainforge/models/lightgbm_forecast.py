@@ -25,7 +25,7 @@ from trainforge.errors import PipelineError
 from trainforge.models.family import ModelFamily
 from trainforge.models.params import ParamSpec
 
-NAME = "lightgbm_forecast"
+NAME = "lightgbm"
 # Below this many training rows per thread, another thread costs more in synchronisation than it saves.
 _ROWS_PER_THREAD = 100_000
 # Fixed so that the same data and hyperparameters give the same model.
@@ -172,4 +172,11 @@ def predict(model: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict(X, num_iteration=model.best_iteration or None), dtype=float)
 
 
-FAMILY = ModelFamily(name=NAME, model_type="forecast", params=PARAMS, fit=fit, predict=predict)
+FAMILY = ModelFamily(
+    name=NAME,
+    model_type="forecast",
+    summary="a global LightGBM model over every series",
+    params=PARAMS,
+    fit=fit,
+    predict=predict,
+)

@@ -2,7 +2,7 @@
 
 The cheapest job there is: it checks a feature set end to end (the data loads, the target is there, the split
 leaves test rows) and tells what any model of it has to beat. It also gives the queue a job whose cost is almost
-all orchestration, which is what ``bench/queue.py`` measures.
+all orchestration, which is what the queue benchmark under ``bench/`` measures.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import time
 from collections.abc import Iterator
 
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.models.families import SEASONAL_NAIVE
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import forecast_metrics
 from trainforge.pipeline.prepare import time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
 from trainforge.pipeline.steps import baseline_forecast, baseline_season, load_step, prediction_frame
 
-MODEL_FAMILY = "seasonal_naive"
+MODEL_FAMILY = SEASONAL_NAIVE.name
 
 
 def run_baseline_pipeline(

@@ -1,75 +1,89 @@
 """What a training job asks for: the ``config`` object of ``POST /ai/training/jobs/start``.
 
 Plain pydantic, no framework: the API validates requests with it, the worker re-reads it from the job row, and the
-pipeline runs from it.
+pipeline runs from it. Three parts, each defined once:
+
+- :class:`TrainingSetup`: the data window, target, horizon, splits, covariates, series and model family (what a
+  study's ``config`` takes too);
+- :class:`TuningConfig`: how a study searches (trials, sampler, pruner, parallelism, timeout, seed); the optimize
+  request takes the same fields at its top level, a job with ``enable_hpo`` as ``config.tuning``;
+- :class:`TrainingConfig`: a job's whole ``config``: the setup, ``hyperparams``, ``enable_hpo`` and ``tuning``.
 """
 
 from __future__ import annotations
 
-import math
-import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from trainforge.fields import (
+    LABEL_RULE,
+    MAX_HYPERPARAMS,
+    ColumnName,
+    HyperparamName,
+    HyperparamValue,
+    SeriesId,
+)
+from trainforge.models.families import FAMILIES, get_family
 
 ModelType = Literal["forecast", "anomaly"]
-# What a forecast job fits: LightGBM (the default), or nothing at all: seasonal_naive evaluates the baseline alone,
-# the cheapest job there is (a data check, a benchmark of the queue, the yardstick for a new feature set).
-ModelFamilyName = Literal["lightgbm", "seasonal_naive"]
-# Optuna samplers a study may use (trainforge.hpo.samplers builds them; its STRATEGIES is the same list).
-OptimizationStrategy = Literal["tpe", "random", "grid", "cmaes", "qmc", "gp"]
+# Optuna samplers a study may use: the one list (trainforge.hpo.samplers builds one sampler for each).
+OptimizationStrategy = Literal["tpe", "random", "grid", "cmaes", "qmc"]
+# Optuna pruners a study may use (trainforge.hpo.coordinator builds them).
+PrunerName = Literal["median", "successive_halving", "none"]
 MAX_HPO_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_HPO_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
+MAX_TRIALS = 10_000
 # Dates outside this window are typos (or attacks on date arithmetic), not training windows.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-MAX_HYPERPARAMS = 64
-# A value is a number or (with HPO) a search space {type, low, high, log, step, choices: [...]}: 3 levels deep.
-MAX_HYPERPARAM_DEPTH = 3
-HYPERPARAM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-LABEL_RULE = "letters and digits of any script, spaces and _ . : / @ + -"
-_LABEL_PUNCTUATION = frozenset(" _.:/@+-")
 
 
-def check_label(value: str) -> str:
-    """Return ``value`` if it is label text (:data:`LABEL_RULE`), else raise ValueError.
+class TuningConfig(BaseModel):
+    """How a study searches: ``config.tuning`` of a job with ``enable_hpo``, and the top level of an optimize
+    request."""
 
-    Series ids and tags are stored and compared, never built into paths or SQL; still, they are held to visible
-    letters, digits and a little punctuation, so that quotes, control and format characters (NUL, RTL overrides,
-    zero-width spaces), symbols and lone surrogates never get in.
-    """
-    for char in value:
-        if char not in _LABEL_PUNCTUATION and unicodedata.category(char)[0] not in "LN":
-            raise ValueError(f"may only contain {LABEL_RULE}; {char!a} is not allowed")
-    return value
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    n_trials: int = Field(
+        default=50,
+        ge=1,
+        le=MAX_TRIALS,
+        description="How many trials the study finishes (complete or pruned; failed ones are retried and do not "
+        "count).",
+    )
+    optimization_strategy: OptimizationStrategy = Field(
+        default="tpe",
+        description="The Optuna sampler: tpe, random, grid (each point of the space once; float parameters need a "
+        "step), cmaes or qmc.",
+    )
+    pruner: PrunerName = Field(
+        default="median",
+        description="Stops unpromising trials early on their validation MAE by boosting round: median (below the "
+        "median of earlier trials at the same round), successive_halving (asynchronous successive halving) or "
+        "none.",
+    )
+    parallel_jobs: int = Field(default=2, ge=1, le=64, description="How many trials run at the same time on Ray.")
+    timeout_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_HPO_TIMEOUT_SECONDS,
+        description="End the study this many seconds after its first start (at most 7 days; restarts do not reset "
+        "it); trials still running then are failed and the best finished one is fitted. Default: no limit.",
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_HPO_SEED,
+        description="Seed of the sampler, so the same study proposes the same trials. Default: unseeded.",
+    )
 
 
-def _finite_and_shallow(value: Any) -> Any:
-    stack = [(value, 1)]
-    while stack:  # iterative: a deeply nested value must not exhaust the stack of the validator itself
-        item, depth = stack.pop()
-        if depth > MAX_HYPERPARAM_DEPTH:
-            raise ValueError(f"is nested deeper than {MAX_HYPERPARAM_DEPTH} levels")
-        if isinstance(item, float) and not math.isfinite(item):
-            raise ValueError("must be a finite number (NaN and Infinity are refused)")
-        if isinstance(item, str) and not item.isprintable():  # e.g. a NUL, which PostgreSQL's JSONB refuses
-            raise ValueError("text must be printable (no control or format characters)")
-        if isinstance(item, dict):
-            stack.extend((inner, depth + 1) for inner in item.values())
-        elif isinstance(item, list):
-            stack.extend((inner, depth + 1) for inner in item)
-    return value
-
-
-ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-SeriesId = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_label)]
-HyperparamName = Annotated[str, StringConstraints(pattern=HYPERPARAM_NAME_PATTERN)]
-HyperparamValue = Annotated[Any, AfterValidator(_finite_and_shallow)]
-
-
-class TrainingConfig(BaseModel):
-    """How to train: the data window, the target, the split and the hyperparameters."""
+class TrainingSetup(BaseModel):
+    """What to train on and how to judge it: the data window, the target, the split, covariates, series and the
+    model family. A study's ``config`` is one of these; a job's :class:`TrainingConfig` adds the
+    hyperparameters and the tuning."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -83,47 +97,18 @@ class TrainingConfig(BaseModel):
     horizon: int = Field(
         default=24, ge=1, le=720, description="How many steps ahead the model forecasts (direct strategy)."
     )
-    model_family: ModelFamilyName = Field(
+    model_family: str = Field(
         default="lightgbm",
-        description="What to fit: lightgbm (a global LightGBM model over every series), or seasonal_naive (nothing "
-        "is fitted: the job evaluates the seasonal-naive baseline alone; it takes no hyperparameters, no "
-        "enable_hpo, and needs register_model false).",
+        description="What to fit: "
+        + "; ".join(f"{family.name} ({family.summary})" for family in FAMILIES.values())
+        + ". A family that fits nothing takes no hyperparameters, no enable_hpo, and needs register_model false.",
+        json_schema_extra={"enum": list(FAMILIES)},
     )
     register_model: bool | None = Field(
         default=None,
         description="Register the fitted model as a new version in the model registry (and track the run in "
         "MLflow). False: an evaluation run: the job ends completed with its metrics and no model_id. Default: "
-        "true, except with model_family seasonal_naive, which has no model to register.",
-    )
-    enable_hpo: bool = Field(default=False, description="Tune hyperparameters with Optuna before the final fit.")
-    n_trials: int = Field(
-        default=50,
-        ge=1,
-        le=10_000,
-        description="With enable_hpo: how many trials the study finishes (complete or pruned; failed ones do not "
-        "count).",
-    )
-    optimization_strategy: OptimizationStrategy = Field(
-        default="tpe",
-        description="With enable_hpo: the Optuna sampler: tpe, random, grid (each point of the space once; float "
-        "parameters need a step), cmaes, qmc, or gp (needs PyTorch installed).",
-    )
-    parallel_jobs: int = Field(
-        default=2, ge=1, le=64, description="With enable_hpo: how many trials run at the same time on Ray."
-    )
-    timeout_seconds: float | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_HPO_TIMEOUT_SECONDS,
-        description="With enable_hpo: end the study this many seconds after its first start (restarts do not reset "
-        "it); trials still running then are failed and the best finished one is fitted. Default: no limit.",
-    )
-    hpo_seed: int | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_HPO_SEED,
-        description="With enable_hpo: seed of the sampler, so the same study proposes the same trials. Default: "
-        "unseeded.",
+        "true, except for a model family that fits nothing (seasonal_naive), which has no model to register.",
     )
     validation_split: float = Field(
         default=0.2, gt=0, lt=0.5, description="Fraction of the time range (after train) used for validation."
@@ -133,13 +118,6 @@ class TrainingConfig(BaseModel):
         gt=0,
         lt=0.5,
         description="Fraction of the time range (the most recent) held out for test.",
-    )
-    hyperparams: dict[HyperparamName, HyperparamValue] = Field(
-        default_factory=dict,
-        max_length=MAX_HYPERPARAMS,
-        description="Fixed hyperparameters of the model family (e.g. n_estimators, learning_rate, max_depth); "
-        "with enable_hpo, a search space {name: {type, low, high, log, step, choices}}. At most "
-        f"{MAX_HYPERPARAMS}; finite numbers only.",
     )
     features: list[ColumnName] | None = Field(
         default=None,
@@ -172,22 +150,19 @@ class TrainingConfig(BaseModel):
             raise ValueError("end_date must be after start_date")
         return aware
 
-    @field_validator("register_model", "enable_hpo")
+    @field_validator("model_family")
     @classmethod
-    def _fits_the_family(cls, value: bool | None, info: ValidationInfo) -> bool | None:
-        if info.data.get("model_family") != "seasonal_naive":
-            return value
-        if info.field_name == "register_model" and value:
-            raise ValueError("must be false with model_family seasonal_naive: the baseline fits nothing to register")
-        if info.field_name == "enable_hpo" and value:
-            raise ValueError("must be false with model_family seasonal_naive: the baseline has nothing to tune")
+    def _known_family(cls, value: str) -> str:
+        if value not in FAMILIES:
+            raise ValueError(f"unknown model family {value!r}; expected one of {', '.join(FAMILIES)}")
         return value
 
-    @field_validator("hyperparams")
+    @field_validator("register_model")
     @classmethod
-    def _no_hyperparams_for_the_baseline(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if value and info.data.get("model_family") == "seasonal_naive":
-            raise ValueError("must be empty with model_family seasonal_naive (its season is seasonal_period)")
+    def _registrable(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        family = _family_of(info)
+        if value and family is not None and not family.fits_model:
+            raise ValueError(f"must be false with model_family {family.name}: it fits nothing to register")
         return value
 
     @field_validator("test_split")
@@ -199,8 +174,63 @@ class TrainingConfig(BaseModel):
         return value
 
     @property
+    def fits_model(self) -> bool:
+        """Whether the job's model family fits a model (seasonal_naive only evaluates its forecast)."""
+        return get_family(self.model_family).fits_model
+
+    @property
     def registers_model(self) -> bool:
         """Whether the job ends by registering a model version (see ``register_model``)."""
         if self.register_model is not None:
             return self.register_model
-        return self.model_family != "seasonal_naive"
+        return self.fits_model
+
+
+class TrainingConfig(TrainingSetup):
+    """A training job's ``config``: the :class:`TrainingSetup`, the hyperparameters, and (with ``enable_hpo``)
+    how to tune them."""
+
+    enable_hpo: bool = Field(default=False, description="Tune hyperparameters with Optuna before the final fit.")
+    hyperparams: dict[HyperparamName, HyperparamValue] = Field(
+        default_factory=dict,
+        max_length=MAX_HYPERPARAMS,
+        description="Fixed hyperparameters of the model family (e.g. n_estimators, learning_rate, max_depth); "
+        "with enable_hpo, a search space {name: {type, low, high, log, step, choices}}. At most "
+        f"{MAX_HYPERPARAMS}; finite numbers only.",
+    )
+    tuning: TuningConfig = Field(
+        default_factory=TuningConfig, description="With enable_hpo: how the study searches the space."
+    )
+    n_trials: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TRIALS,
+        description="The specification's shorthand for tuning.n_trials (give one or the other).",
+    )
+
+    @field_validator("enable_hpo", "hyperparams")
+    @classmethod
+    def _something_to_fit(cls, value: Any, info: ValidationInfo) -> Any:
+        family = _family_of(info)
+        if value and family is not None and not family.fits_model:
+            if info.field_name == "enable_hpo":
+                raise ValueError(f"must be false with model_family {family.name}: it has nothing to tune")
+            raise ValueError(f"must be empty with model_family {family.name} (its season is seasonal_period)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_trial_count(self) -> TrainingConfig:
+        """Fold the spec's ``n_trials`` shorthand into ``tuning`` (so the stored config has one place for it)."""
+        if self.n_trials is None:
+            return self
+        if "n_trials" in self.tuning.model_fields_set and self.tuning.n_trials != self.n_trials:
+            raise ValueError("n_trials and tuning.n_trials disagree: give one of them")
+        self.tuning = self.tuning.model_copy(update={"n_trials": self.n_trials})
+        self.n_trials = None
+        return self
+
+
+def _family_of(info: ValidationInfo):
+    """The family named by the model being validated (None when model_family itself failed validation)."""
+    name = info.data.get("model_family")
+    return FAMILIES.get(name) if isinstance(name, str) else None

@@ -4,7 +4,7 @@ Each step is a plain public function (``load_training_data``, ``build_features``
 ``fit``/``predict``, ``seasonal_naive``, ``compare_with_baseline``) that a script can call one by one; this
 module strings them together, times them and reports. Given a checkpoint directory, it stores the output of the
 costly steps (``load``, ``fit``) and reuses those an earlier attempt stored (:mod:`trainforge.pipeline.checkpoints`).
-Registering the model is the caller's step. A ``model_family: seasonal_naive`` config runs
+Registering the model is the caller's step. A config whose model family fits nothing (``seasonal_naive``) runs
 :func:`~trainforge.pipeline.baseline_only.run_baseline_pipeline` instead.
 """
 
@@ -24,8 +24,6 @@ from trainforge.pipeline.evaluate import compare_with_baseline
 from trainforge.pipeline.prepare import ForecastFeatures, TimeSplit, build_features, time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
 from trainforge.pipeline.steps import baseline_forecast, checkpoint_notices, load_step, prediction_frame
-
-MODEL_TYPE = "forecast"
 
 
 def run_forecast_pipeline(
@@ -65,16 +63,16 @@ def run_forecast_pipeline(
         InsufficientData: Too few rows after the date filter and the lag warm-up.
         PipelineError: The model could not be fitted.
     """
-    if config.model_family == "seasonal_naive":
+    family = get_family(config.model_family)
+    if not family.fits_model:
         yield from run_baseline_pipeline(
             tenant_id=tenant_id, feature_set=feature_set, config=config, feature_store_root=feature_store_root
         )
         return
-    family = get_family(MODEL_TYPE)
     warn_defaults = hyperparams is None and config.enable_hpo
     if hyperparams is None:
         hyperparams = {} if config.enable_hpo else config.hyperparams
-    params = validate_hyperparams(MODEL_TYPE, hyperparams)
+    params = validate_hyperparams(family.name, hyperparams)
     store = ParquetFeatureStore(feature_store_root)
     checkpoints = None
     if checkpoint_dir is not None:

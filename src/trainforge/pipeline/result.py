@@ -45,7 +45,7 @@ class Lineage:
 class PipelineResult:
     """A fitted model, its hyperparameters and metrics, its lineage, and the test predictions for plots."""
 
-    model_family: str  # e.g. "lightgbm_forecast"
+    model_family: str  # the family's one name, e.g. "lightgbm"
     model: Any  # the fitted model object (picklable; a lightgbm.Booster for the forecast family)
     hyperparams: dict[str, Any]
     metrics: dict[str, float]  # {"mae", "rmse", "mape", "baseline_mae", "baseline_rmse", "baseline_mape", ...}

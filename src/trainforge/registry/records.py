@@ -11,8 +11,9 @@ from typing import Any
 from trainforge.errors import InvalidInput
 from trainforge.names import check_name, check_tenant
 from trainforge.registry.versioning import SemVer, VersionFacts
+from trainforge.tracking.naming import experiment_name
 
-__all__ = ["JobIdentity", "RegisteredVersion", "experiment_name", "registered_model_name"]
+__all__ = ["JobIdentity", "RegisteredVersion", "registered_model_name"]
 
 # Job ids end up inside MLflow filter strings ("tags.job_id = '…'"): no quotes, no spaces.
 _JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -21,11 +22,6 @@ _JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 def registered_model_name(tenant_id: str, model_name: str) -> str:
     """MLflow registered-model name ``"{tenant}.{model_name}"`` (tenants carry no dots, so it splits back)."""
     return f"{tenant_id}.{model_name}"
-
-
-def experiment_name(tenant_id: str, model_name: str) -> str:
-    """MLflow experiment name ``"{tenant}/{model_name}"``: one experiment per model of a tenant."""
-    return f"{tenant_id}/{model_name}"
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,18 @@ if TYPE_CHECKING:
     from trainforge.tracking.mlflow_backend import MlflowBackend
     from trainforge.tracking.mlflow_errors import mlflow_errors
     from trainforge.tracking.mlflow_runs import TrainingRuns
+    from trainforge.tracking.naming import experiment_name
     from trainforge.tracking.plots import forecast_vs_actual
 
 _EXPORTS = {
     "MlflowBackend": "trainforge.tracking.mlflow_backend",
     "TrainingRuns": "trainforge.tracking.mlflow_runs",
+    "experiment_name": "trainforge.tracking.naming",
     "forecast_vs_actual": "trainforge.tracking.plots",
     "mlflow_errors": "trainforge.tracking.mlflow_errors",
 }
 
-__all__ = ["MlflowBackend", "TrainingRuns", "forecast_vs_actual", "mlflow_errors"]
+__all__ = ["MlflowBackend", "TrainingRuns", "experiment_name", "forecast_vs_actual", "mlflow_errors"]
 
 
 def __getattr__(name: str) -> Any:

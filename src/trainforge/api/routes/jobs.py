@@ -28,11 +28,10 @@ from trainforge.api.schemas import (
     JobSummary,
     LogEntry,
 )
-from trainforge.jobs.request import JobRequest
 from trainforge.jobs.schedules import start_recurring_job
 from trainforge.jobs.status import JobStatus
-from trainforge.jobs.submission import submit_job
 from trainforge.names import TENANT_PATTERN
+from trainforge.submission import JobRequest, submit_job
 
 router = APIRouter(
     prefix=JOBS_PREFIX,

@@ -14,10 +14,9 @@ from trainforge.api.deps import FeatureStoreDep, JobStoreDep, PrincipalDep, Stud
 from trainforge.api.responses import COMMON, FORBIDDEN, conflict, not_found
 from trainforge.api.schemas import JOBS_PREFIX, ErrorBody
 from trainforge.hpo.records import StudyRecord, TrialRow, TrialState
-from trainforge.hpo.request import OptimizeRequest
-from trainforge.hpo.submission import submit_study
 from trainforge.jobs.status import JobStatus
 from trainforge.names import TENANT_PATTERN
+from trainforge.submission import OptimizeRequest, submit_study
 
 OPTIMIZE_PREFIX = "/ai/training/optimize"
 

@@ -21,10 +21,10 @@ from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
 
 from trainforge.hpo.records import TrialRecord
-from trainforge.registry.records import experiment_name
 from trainforge.tracking.mlflow_backend import MlflowBackend
 from trainforge.tracking.mlflow_errors import mlflow_errors
 from trainforge.tracking.mlflow_runs import TrainingRuns
+from trainforge.tracking.naming import experiment_name
 
 __all__ = ["StudyRuns"]
 

@@ -1,17 +1,16 @@
-"""The tune step of a job with ``enable_hpo``: run (or resume) its study, then hand the best parameters to the fit.
+"""The tune step of a ``tune`` job: run (or resume) its study, then hand the best parameters to the fit.
 
-The worker calls :func:`tune` before the pipeline. The study's coordinator runs here, in the worker's thread, and
-its trials run on Ray (see :mod:`trainforge.hpo.coordinator`). While it runs, every finished trial is written to
-the study's mirror table (what ``GET /optimize/{id}/trials`` reads), to the job's progress and live metrics
-(``current_trial``, ``total_trials``, ``best_mae``, ``best_rmse``), to its logs, and as a child run in MLflow. The
-listener (:mod:`trainforge.jobs.study_listener`) writes those in batched transactions, renews the job's lease,
-and stops the study when the job is cancelled or the worker drains.
+The ``tune`` kind (:mod:`trainforge.kinds.tune`) runs :func:`tune` before the train steps. The study's coordinator
+runs here, in the worker's thread, and its trials run on Ray (see :mod:`trainforge.hpo.coordinator`). While it runs,
+every finished trial is written to the study's mirror table (what ``GET /optimize/{id}/trials`` reads), to the
+job's progress and live metrics (``current_trial``, ``total_trials``, ``best_mae``, ``best_rmse``), to its logs, and
+as a child run in MLflow. The listener (:mod:`trainforge.hpo.study_listener`) writes those in batched
+transactions, renews the job's lease, and stops the study when the job is cancelled or the worker drains.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,16 +24,17 @@ from trainforge.hpo.records import StudyRecord
 from trainforge.hpo.space import SearchSpace, parse_search_space
 from trainforge.hpo.store import StudyStore
 from trainforge.hpo.study_data import prepare_study_data
+from trainforge.hpo.study_listener import TUNE_PROGRESS, JobStudyListener
+from trainforge.hpo.study_runs import StudyRuns
 from trainforge.jobs.records import JobRecord
+from trainforge.jobs.run import JobRun, WorkerDraining
 from trainforge.jobs.status import JobStatus
-from trainforge.jobs.store import JobStore
-from trainforge.jobs.study_listener import TUNE_PROGRESS, JobStudyListener
 from trainforge.models.families import validate_hyperparams
 from trainforge.pipeline.config import TrainingConfig
+from trainforge.pipeline.request import PipelineRequest
 from trainforge.settings import Settings
 from trainforge.tracking.mlflow_backend import MlflowBackend
 from trainforge.tracking.study_plots import optimisation_history, param_importances
-from trainforge.tracking.study_runs import StudyRuns
 
 __all__ = ["TUNE_PROGRESS", "TuningOutcome", "tune"]
 
@@ -58,96 +58,84 @@ class TuningOutcome:
     outcome: StudyOutcome
 
 
-class StudyStopped(Exception):
-    """The study was stopped because the worker is draining (the job goes back to the queue)."""
-
-
 def tune(
-    job: JobRecord,
-    config: TrainingConfig,
+    run: JobRun,
+    request: PipelineRequest,
     *,
-    settings: Settings,
-    job_store: JobStore,
     study_store: StudyStore,
     backend: MlflowBackend | None,
-    worker_id: str,
-    request: dict[str, Any],
-    draining: Callable[[], bool],
 ) -> TuningOutcome:
     """Run or resume the job's study and return the best hyperparameters.
 
     Args:
-        job: The claimed job (``config.enable_hpo`` set).
-        config: Its training configuration.
-        settings: Where Optuna's storage is, Ray CPUs and LightGBM threads.
-        job_store: For the job's progress, logs and lease.
+        run: The claimed job (a ``tune`` job: its config has ``enable_hpo``), on the worker holding its lease.
+        request: The pipeline request the study's data is prepared from (its config is the job's).
         study_store: The study and its trials' mirror.
         backend: MLflow, for the parent and child runs (None: no tracking, e.g. in tests of the step alone).
-        worker_id: The worker holding the job's lease.
-        request: The pipeline request (tenant, feature set, config, feature store root) the data is prepared from.
-        draining: True once the worker is shutting down and its grace period is over.
 
     Raises:
         IllegalTransition: The job was cancelled while its study ran (the study is stopped first).
-        StudyStopped: The worker is draining; the study was stopped and can resume on another worker.
+        WorkerDraining: The worker is draining; the study was stopped and can resume on another worker.
         PipelineError: No trial completed, or too many failed in a row.
         InvalidInput: The stored search space no longer parses (a model family changed since submission).
     """
+    job, settings, config = run.job, run.settings, request.config
+    tuning = config.tuning
+    run.flush()  # the study writes its own lines: this job's earlier ones go first
     study = study_store.get_by_job(job.job_id)
     if study is None:
         raise PipelineError(f"job {job.job_id} has enable_hpo but no study: submit it again")
     space = parse_search_space(
-        job.model_type, config.hyperparams, strategy=config.optimization_strategy, field_prefix="config.hyperparams"
+        config.model_family,
+        config.hyperparams,
+        strategy=tuning.optimization_strategy,
+        field_prefix="config.hyperparams",
     )
     spec = StudySpec(
         study_id=study.study_id,
         space=space,
-        strategy=config.optimization_strategy,
-        seed=config.hpo_seed,
-        n_trials=config.n_trials,
-        parallel_jobs=config.parallel_jobs,
-        timeout_seconds=config.timeout_seconds,
+        strategy=tuning.optimization_strategy,
+        seed=tuning.seed,
+        n_trials=tuning.n_trials,
+        parallel_jobs=tuning.parallel_jobs,
+        timeout_seconds=tuning.timeout_seconds,
+        pruner=tuning.pruner,
     )
     storage = open_storage(settings.resolved_optuna_storage_url)
-    job_store.append_logs(
-        job.job_id,
-        [
+    lines = [
+        (
+            "INFO",
+            "tune",
+            f"Study {study.study_name!r} ({study.study_id}): {tuning.n_trials} trials of "
+            f"{tuning.optimization_strategy} with the {tuning.pruner} pruner, {tuning.parallel_jobs} at a time, "
+            f"over {', '.join(space.searched)}; Optuna study {optuna_study_name(study.study_id)!r}",
+        )
+    ]
+    earlier = study.n_trials_completed + study.n_trials_pruned
+    if earlier:  # a retried job: its study is its checkpoint
+        lines.append(
             (
                 "INFO",
                 "tune",
-                f"Study {study.study_name!r} ({study.study_id}): {config.n_trials} trials of "
-                f"{config.optimization_strategy}, {config.parallel_jobs} at a time, over "
-                f"{', '.join(space.searched)}; Optuna study {optuna_study_name(study.study_id)!r}",
+                f"Resuming the study from Optuna's storage: {earlier} of {study.n_trials} trials "
+                "finished in an earlier attempt are kept",
             )
-        ],
-    )
-    earlier = study.n_trials_completed + study.n_trials_pruned
-    if earlier:  # a retried job: its study is its checkpoint
-        job_store.append_logs(
-            job.job_id,
-            [
-                (
-                    "INFO",
-                    "tune",
-                    f"Resuming the study from Optuna's storage: {earlier} of {study.n_trials} trials "
-                    "finished in an earlier attempt are kept",
-                )
-            ],
         )
+    run.store.append_logs(job.job_id, lines)
     study_store.set_status(study.study_id, JobStatus.RUNNING)
     data_ref = prepare_study_data.options(num_cpus=settings.job_cpus).remote(request)
     runs = _study_runs(backend, job, study, config)
     listener = JobStudyListener(
         job=job,
         study=study,
-        job_store=job_store,
+        job_store=run.store,
         study_store=study_store,
         runs=runs,
-        worker_id=worker_id,
+        worker_id=run.worker_id,
         lease_seconds=settings.lease_seconds,
-        draining=draining,
+        draining=run.drain_overdue,
     )
-    threads, trial_cpus = _trial_resources(settings, config.parallel_jobs)
+    threads, trial_cpus = _trial_resources(settings, tuning.parallel_jobs)
     try:
         outcome = run_study(spec, storage, data_ref, listener, num_threads=threads, trial_cpus=trial_cpus)
     except BaseException:
@@ -172,7 +160,7 @@ def tune(
     if listener.drained:
         if runs is not None:
             runs.close()
-        raise StudyStopped
+        raise WorkerDraining
     _close_runs(runs, storage, study, outcome, failed=outcome.best is None)
     if outcome.best is None:
         raise PipelineError(
@@ -180,7 +168,7 @@ def tune(
             f"{outcome.counts.get('PRUNED', 0)} pruned"
         )
     best = outcome.best
-    job_store.append_logs(
+    run.store.append_logs(
         job.job_id,
         [
             (
@@ -191,7 +179,7 @@ def tune(
             )
         ],
     )
-    hyperparams = validate_hyperparams(job.model_type, _best_hyperparams(space, best))
+    hyperparams = validate_hyperparams(config.model_family, _best_hyperparams(space, best))
     return TuningOutcome(study=study, hyperparams=hyperparams, best=best, outcome=outcome)
 
 
@@ -221,7 +209,7 @@ def _study_runs(backend: MlflowBackend | None, job: JobRecord, study: StudyRecor
             tags={
                 "job_id": str(job.job_id),
                 "study_name": study.study_name,
-                "optimization_strategy": config.optimization_strategy,
+                "optimization_strategy": config.tuning.optimization_strategy,
             },
         )
     except Exception:  # tracking is a record of the study, never a reason to fail it
