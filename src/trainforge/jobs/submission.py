@@ -21,7 +21,7 @@ def submit_job(
 
     Raises:
         InvalidInput: the request cannot be trained (field named in the error), or it carries a ``schedule``: that
-            is :func:`trainforge.jobs.schedules.start_recurring_job`'s, which ``POST /jobs/start`` calls instead.
+            is :func:`trainforge.schedules.start_recurring_job`'s, which ``POST /jobs/start`` calls instead.
     """
     if request.schedule is not None:
         raise InvalidInput("submit_job queues one job; a schedule is made by start_recurring_job", field="schedule")

@@ -29,10 +29,10 @@ from trainforge.api.schemas import (
     LogEntry,
 )
 from trainforge.jobs.request import JobRequest
-from trainforge.jobs.schedules import start_recurring_job
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.submission import submit_job
 from trainforge.names import TENANT_PATTERN
+from trainforge.schedules import start_recurring_job
 
 router = APIRouter(
     prefix=JOBS_PREFIX,
