@@ -5,10 +5,9 @@ Any number of schedulers may run (the embedded one in ``trainforge serve``, ``tr
 scheduler that was down, or a clock that jumped, fires a schedule once for all the due times it missed and logs how
 many it skipped; the next due time is then the first one after now.
 
-Firing is three short transactions: claim the due time (and move ``next_run_at`` on), queue the job, note the job
-on the firing. If queueing fails the claim is released, so the next pass fires that due time again. A process that
-dies between the first two loses that one firing: its ``schedule_firings`` row stays with no ``job_id``, and the
-schedule's next due time fires as usual.
+Firing is one transaction: claim the due time (and move ``next_run_at`` on), queue the job, note the job on the
+firing and the schedule. If queueing fails, or the process dies before the commit, nothing of it is written, so the
+next pass (of this scheduler or another) fires that due time again; a firing is never recorded without its job.
 """
 
 from __future__ import annotations

@@ -41,9 +41,10 @@ class ScheduleStore:
     - :meth:`claim_firing` hands each due time of a schedule to exactly one caller, however many schedulers run: in
       one transaction it re-reads the schedule under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
       ``BEGIN IMMEDIATE`` serialises it on SQLite), moves ``next_run_at`` past *now* with an UPDATE guarded by the
-      ``next_run_at`` it read, and inserts the ``schedule_firings`` row whose primary key is ``(schedule_id,
-      due_at)`` (a conflict means the due time was already fired). Missed due times up to *now* are coalesced into
-      that one firing (its ``skipped`` count).
+      ``next_run_at`` it read, inserts the ``schedule_firings`` row whose primary key is ``(schedule_id, due_at)``
+      (a conflict means the due time was already fired), and queues the job through the caller's ``enqueue`` on
+      the same connection: the firing and its job commit, or roll back, together. Missed due times up to *now*
+      are coalesced into that one firing (its ``skipped`` count).
     - All methods are thread-safe (each uses its own connection) and may be called from many processes.
     """
 
