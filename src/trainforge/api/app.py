@@ -24,11 +24,10 @@ from trainforge.db.engine import make_engine
 from trainforge.db.migrate import ensure_schema
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.store import StudyStore
-from trainforge.jobs.scheduler import Scheduler
-from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
 from trainforge.notifications import WebhookSender, WebhookStore, start_dispatcher
 from trainforge.observability import ServiceMetricsCollector
+from trainforge.schedules import Scheduler, ScheduleStore
 from trainforge.settings import Settings
 from trainforge.startup import freeze_startup_objects
 from trainforge.tenancy import KeyStore

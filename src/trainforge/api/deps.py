@@ -13,9 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.store import StudyStore
-from trainforge.jobs.schedules import ScheduleStore
 from trainforge.jobs.store import JobStore
 from trainforge.notifications import WebhookStore
+from trainforge.schedules import ScheduleStore
 from trainforge.settings import Settings
 from trainforge.tenancy import KeyStore, Principal
 

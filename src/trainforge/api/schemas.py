@@ -1,4 +1,4 @@
-"""Response bodies of the training API (request bodies live beside the domain: ``trainforge.jobs.request``)."""
+"""Response bodies of the training API (request bodies live in ``trainforge.submission``)."""
 
 from __future__ import annotations
 

@@ -105,9 +105,8 @@ def worker(
 def scheduler(home: HomeOption = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Queue the jobs of due schedules, until SIGTERM or Ctrl-C. Any number may run: each due time fires once.
     (`trainforge serve` runs one itself unless --no-worker.)"""
-    from trainforge.jobs.scheduler import Scheduler
-    from trainforge.jobs.schedules import ScheduleStore
     from trainforge.jobs.store import JobStore
+    from trainforge.schedules import Scheduler, ScheduleStore
 
     configure_logging(verbose)
     engine = open_database(settings_for(home))

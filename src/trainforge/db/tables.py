@@ -195,7 +195,7 @@ notification_cursors = Table(
 # /metrics reads the recent claims and endings of jobs by event type and time (trainforge.observability).
 Index("ix_training_job_events_status_created", training_job_events.c.to_status, training_job_events.c.created_at)
 
-# Recurring training (trainforge.jobs.schedules). A schedule holds a whole job request and the next time it is due.
+# Recurring training (trainforge.schedules). A schedule holds a whole job request and the next time it is due.
 schedules = Table(
     "schedules",
     metadata,

@@ -47,8 +47,9 @@ def enqueue_job_in(conn: Connection, job: NewJob, *, jobs: JobStore, reason: str
     """Queue a checked job in the caller's transaction, and create its study too when it is a ``tune`` job.
 
     Schedules queue their jobs through here, so a recurring job with ``enable_hpo`` gets a study at every firing.
+    The kind is read from the config (a schedule stores the config, not the kind).
     """
-    if job.kind == TUNE:
+    if kind_for(job.config) == TUNE:
         return enqueue_with_study_in(conn, job, jobs=jobs, studies=StudyStore(jobs.engine), reason=reason, now=now)[0]
     return jobs.enqueue_in(conn, job, reason=reason, now=now)
 

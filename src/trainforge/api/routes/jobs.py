@@ -28,9 +28,9 @@ from trainforge.api.schemas import (
     JobSummary,
     LogEntry,
 )
-from trainforge.jobs.schedules import start_recurring_job
 from trainforge.jobs.status import JobStatus
 from trainforge.names import TENANT_PATTERN
+from trainforge.schedules import start_recurring_job
 from trainforge.submission import JobRequest, submit_job
 
 router = APIRouter(

@@ -11,13 +11,8 @@ from pydantic import BaseModel, Field
 
 from trainforge.api.deps import FeatureStoreDep, PrincipalDep, ScheduleStoreDep
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
-from trainforge.jobs.schedules import (
-    ScheduleRecord,
-    ScheduleRequest,
-    ScheduleStatus,
-    create_schedule,
-)
 from trainforge.names import TENANT_PATTERN
+from trainforge.schedules import ScheduleRecord, ScheduleRequest, ScheduleStatus, create_schedule
 
 SCHEDULES_PREFIX = "/ai/training/schedules"
 

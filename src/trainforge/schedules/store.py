@@ -1,32 +1,18 @@
-"""Recurring training: schedules in the metadata database, and the requests that create them.
+"""Schedules in the metadata database: :class:`ScheduleStore` (its docstring is the contract).
 
 A schedule is a checked job request plus a cron expression in a time zone. It is stored with the next time it is
-due (``next_run_at``, UTC); :class:`trainforge.jobs.scheduler.Scheduler` fires it when that time has come.
-
-Contract of :class:`ScheduleStore`:
-- ``tenant_id`` arguments, where given, scope the query itself: another tenant's schedule is "not found".
-- A paused schedule has no ``next_run_at`` and never fires; resuming computes the next due time from *now*, so the
-  due times missed while paused are not caught up.
-- :meth:`ScheduleStore.claim_firing` hands each due time of a schedule to exactly one caller, however many
-  schedulers run: in one transaction it re-reads the schedule under a row lock (``FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL; ``BEGIN IMMEDIATE`` serialises it on SQLite), inserts the ``schedule_firings`` row whose primary key is
-  ``(schedule_id, due_at)`` (a conflict means the due time was already fired), and moves ``next_run_at`` past *now*
-  with an UPDATE guarded by the ``next_run_at`` it read. Missed due times up to *now* are coalesced into that one
-  firing (its ``skipped`` count).
-- All methods are thread-safe (each uses its own connection) and may be called from many processes.
+due (``next_run_at``, UTC); :class:`trainforge.schedules.scheduler.Scheduler` fires it when that time has come.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -34,13 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
-from trainforge.errors import InvalidInput, NotFound, as_value_error
-from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
-from trainforge.jobs.records import JobRecord, NewJob
-from trainforge.jobs.store import JobStore
-from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
-from trainforge.submission import JobRequest, enqueue_job_in, prepare_job
+from trainforge.errors import InvalidInput, NotFound
+from trainforge.jobs.records import NewJob
+from trainforge.schedules.cron import CronSchedule
+from trainforge.schedules.records import Firing, ScheduleRecord, ScheduleStatus
 
 cols = schedules.c
 firing_cols = schedule_firings.c
@@ -48,108 +31,22 @@ firing_cols = schedule_firings.c
 _JOB_FIELDS = ("tenant_id", "model_type", "model_name", "feature_set", "config", "priority", "tags")
 
 
-class ScheduleStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-
-
-class ScheduleRequest(BaseModel):
-    """A request to train a model again and again, on a cron schedule."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "tenant_id": "tenant-123",
-                    "name": "nightly-load",
-                    "cron": "0 3 * * *",
-                    "timezone": "Europe/Berlin",
-                    "job": {
-                        "tenant_id": "tenant-123",
-                        "model_type": "forecast",
-                        "model_name": "load_forecast",
-                        "feature_set": "demo_load",
-                        "config": {"target_variable": "load_kw", "horizon": 24},
-                    },
-                }
-            ]
-        },
-    )
-
-    tenant_id: str = Field(description=f"Tenant that owns the schedule: {TENANT_RULE}.", max_length=63)
-    name: str = Field(description=f"Unique within the tenant: {NAME_RULE}.", max_length=128)
-    cron: str = Field(description=f"When to train: {CRON_RULE}.", max_length=MAX_EXPRESSION_CHARS)
-    timezone: str = Field(
-        default="UTC", max_length=64, description="IANA time zone the cron is read in, e.g. 'Europe/Berlin'."
-    )
-    job: JobRequest = Field(description="The job each firing queues: the body of POST /jobs/start, without schedule.")
-
-    @field_validator("tenant_id")
-    @classmethod
-    def _safe_tenant(cls, value: str) -> str:
-        return as_value_error(check_tenant, value, "tenant_id")
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        return as_value_error(check_name, value, "name")
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        return as_value_error(lambda text, field: CronSchedule.parse(text, cron_field=field).expression, value, "cron")
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_timezone(cls, value: str) -> str:
-        return as_value_error(check_timezone, value, "timezone")
-
-    @property
-    def cron_schedule(self) -> CronSchedule:
-        return CronSchedule(self.cron, self.timezone)
-
-
-@dataclass(frozen=True)
-class ScheduleRecord:
-    schedule_id: UUID
-    tenant_id: str
-    name: str
-    cron: str
-    timezone: str
-    job: dict[str, Any]
-    status: ScheduleStatus
-    next_run_at: datetime | None
-    last_fired_at: datetime | None
-    last_job_id: UUID | None
-    created_at: datetime
-    updated_at: datetime
-    created_by: str | None
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> ScheduleRecord:
-        values = dict(row)
-        values["status"] = ScheduleStatus(values["status"])
-        return cls(**values)
-
-    @property
-    def cron_schedule(self) -> CronSchedule:
-        return CronSchedule(self.cron, self.timezone)
-
-
-@dataclass(frozen=True)
-class Firing:
-    """One fired due time of a schedule: ``skipped`` later due times were coalesced into it."""
-
-    schedule_id: UUID
-    due_at: datetime
-    fired_at: datetime
-    skipped: int
-    job_id: UUID | None = None
-
-
 class ScheduleStore:
-    """Schedules and their firings over one SQLAlchemy engine (see the module docstring for the contract)."""
+    """Schedules and their firings over one SQLAlchemy engine.
+
+    Contract:
+    - ``tenant_id`` arguments, where given, scope the query itself: another tenant's schedule is "not found".
+    - A paused schedule has no ``next_run_at`` and never fires; resuming computes the next due time from *now*, so
+      the due times missed while paused are not caught up.
+    - :meth:`claim_firing` hands each due time of a schedule to exactly one caller, however many schedulers run: in
+      one transaction it re-reads the schedule under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+      ``BEGIN IMMEDIATE`` serialises it on SQLite), moves ``next_run_at`` past *now* with an UPDATE guarded by the
+      ``next_run_at`` it read, inserts the ``schedule_firings`` row whose primary key is ``(schedule_id, due_at)``
+      (a conflict means the due time was already fired), and queues the job through the caller's ``enqueue`` on
+      the same connection: the firing and its job commit, or roll back, together. Missed due times up to *now*
+      are coalesced into that one firing (its ``skipped`` count).
+    - All methods are thread-safe (each uses its own connection) and may be called from many processes.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -373,95 +270,3 @@ def _insert_ignoring_conflict(dialect: str):
     if dialect == "sqlite":
         return sqlite.insert(schedule_firings).on_conflict_do_nothing()
     raise NotImplementedError(f"schedules need SQLite or PostgreSQL, not {dialect}")
-
-
-# -- creating schedules ---------------------------------------------------------------------------------------
-def create_schedule(
-    request: ScheduleRequest,
-    *,
-    schedules: ScheduleStore,
-    features: ParquetFeatureStore,
-    created_by: str | None = None,
-    now: datetime | None = None,
-) -> ScheduleRecord:
-    """Check the schedule's job as a job submission is checked, then store the schedule.
-
-    Raises:
-        InvalidInput: the job cannot be trained, names another tenant or carries a schedule itself, or the name is
-            taken (the field is named in the error).
-    """
-    if request.job.tenant_id != request.tenant_id:
-        raise InvalidInput("job.tenant_id must be the schedule's tenant_id", field="job.tenant_id")
-    if request.job.schedule is not None:
-        raise InvalidInput("a schedule's job cannot carry a schedule of its own; leave it null", field="job.schedule")
-    try:
-        job = prepare_job(request.job, features=features, created_by=created_by)
-    except InvalidInput as error:  # located in the body's "job" object
-        raise InvalidInput(error.message, field=f"job.{error.field}" if error.field else "job") from None
-    return schedules.create(
-        tenant_id=request.tenant_id,
-        name=request.name,
-        cron=request.cron_schedule,
-        job=job,
-        created_by=created_by,
-        now=now,
-    )
-
-
-def start_recurring_job(
-    request: JobRequest,
-    *,
-    store: JobStore,
-    schedules: ScheduleStore,
-    features: ParquetFeatureStore,
-    created_by: str | None = None,
-    now: datetime | None = None,
-) -> tuple[JobRecord, ScheduleRecord]:
-    """``POST /jobs/start`` with a ``schedule``: queue the job now and create a schedule that queues it again.
-
-    The schedule is named after the model (``model_name``), so one model has one such schedule per tenant. Nothing is
-    written unless every check passes, and the schedule is stored before the job is queued: a name that is taken
-    refuses the whole request.
-
-    Raises:
-        InvalidInput: the request cannot be trained, its ``schedule`` is not a valid cron (with an optional
-            ``CRON_TZ=<zone>`` prefix), or the tenant already has a schedule named after the model.
-    """
-    if request.schedule is None:
-        raise InvalidInput("start_recurring_job needs a schedule", field="schedule")
-    cron = CronSchedule.from_text(request.schedule, field="schedule")
-    job = prepare_job(request, features=features, created_by=created_by)
-    schedule = schedules.create(
-        tenant_id=request.tenant_id,
-        name=request.model_name,
-        cron=cron,
-        job=job,
-        created_by=created_by,
-        now=now,
-        name_field="schedule",
-    )
-    with write_transaction(store.engine) as conn:
-        first = enqueue_job_in(
-            conn, job_for(schedule), jobs=store, reason=f"submitted with schedule {schedule.schedule_id}"
-        )
-    return first, schedule
-
-
-def job_for(schedule: ScheduleRecord, *, scheduled_for: datetime | None = None) -> NewJob:
-    """The job a schedule queues, labelled with where it came from: the job's ``schedule`` column holds the cron (as
-    ``POST /jobs/start`` reads it) and its tags ``schedule_id``, ``schedule_name`` and ``scheduled_for``."""
-    stored = schedule.job
-    tags = {**(stored.get("tags") or {}), "schedule_id": str(schedule.schedule_id), "schedule_name": schedule.name}
-    if scheduled_for is not None:
-        tags["scheduled_for"] = scheduled_for.isoformat()
-    return NewJob(
-        tenant_id=schedule.tenant_id,
-        model_type=stored["model_type"],
-        model_name=stored["model_name"],
-        feature_set=stored["feature_set"],
-        config=stored["config"],
-        priority=stored["priority"],
-        schedule=schedule.cron_schedule.text,
-        created_by=schedule.created_by,
-        tags=tags,
-    )

@@ -1,14 +1,13 @@
 """The scheduler: queues a job for every schedule whose due time has come.
 
 Any number of schedulers may run (the embedded one in ``trainforge serve``, ``trainforge scheduler`` processes):
-:meth:`trainforge.jobs.schedules.ScheduleStore.claim_firing` gives each due time to exactly one of them. A
+:meth:`trainforge.schedules.store.ScheduleStore.claim_firing` gives each due time to exactly one of them. A
 scheduler that was down, or a clock that jumped, fires a schedule once for all the due times it missed and logs how
 many it skipped; the next due time is then the first one after now.
 
-Firing is three short transactions: claim the due time (and move ``next_run_at`` on), queue the job, note the job
-on the firing. If queueing fails the claim is released, so the next pass fires that due time again. A process that
-dies between the first two loses that one firing: its ``schedule_firings`` row stays with no ``job_id``, and the
-schedule's next due time fires as usual.
+Firing is one transaction: claim the due time (and move ``next_run_at`` on), queue the job, note the job on the
+firing and the schedule. If queueing fails, or the process dies before the commit, nothing of it is written, so the
+next pass (of this scheduler or another) fires that due time again; a firing is never recorded without its job.
 """
 
 from __future__ import annotations
@@ -19,9 +18,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from trainforge.db.types import utcnow
-from trainforge.jobs.cron import MAX_COUNTED_MISSES
-from trainforge.jobs.schedules import Firing, ScheduleStore, job_for
 from trainforge.jobs.store import JobStore
+from trainforge.schedules.cron import MAX_COUNTED_MISSES
+from trainforge.schedules.records import Firing, job_for
+from trainforge.schedules.store import ScheduleStore
 from trainforge.submission import enqueue_job_in
 
 logger = logging.getLogger(__name__)

@@ -7,11 +7,9 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
 
 from trainforge.errors import InvalidInput
-from trainforge.jobs.cron import MAX_COUNTED_MISSES, CronSchedule
-from trainforge.jobs.schedules import ScheduleRequest
+from trainforge.schedules.cron import MAX_COUNTED_MISSES, CronSchedule
 
 
 def utc(*args: int) -> datetime:
@@ -160,39 +158,3 @@ def test_catch_up_after_a_very_long_outage_is_bounded():
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError, match="naive"):
         CronSchedule.parse("@daily").next_after(datetime(2026, 1, 1))
-
-
-def job_body(**changes):
-    return {
-        "tenant_id": "t1",
-        "model_type": "forecast",
-        "model_name": "m",
-        "feature_set": "demo_load",
-        **changes,
-    }
-
-
-def test_schedule_request_validates_each_field():
-    request = ScheduleRequest.model_validate(
-        {"tenant_id": "t1", "name": "nightly", "cron": " @Daily ", "timezone": "Europe/Berlin", "job": job_body()}
-    )
-    assert request.cron_schedule == CronSchedule("@daily", "Europe/Berlin")
-    assert (
-        ScheduleRequest.model_validate(
-            {"tenant_id": "t1", "name": "n", "cron": "0 3 * * *", "job": job_body()}
-        ).timezone
-        == "UTC"
-    )
-    for change, field in [
-        ({"cron": "0 0 30 2 *"}, "cron"),
-        ({"cron": "@sometimes"}, "cron"),
-        ({"timezone": "Mars/Base"}, "timezone"),
-        ({"name": "../x"}, "name"),
-        ({"tenant_id": "a.b"}, "tenant_id"),
-        ({"job": job_body(horizon=3)}, "job"),
-        ({"surprise": 1}, "surprise"),
-    ]:
-        body = {"tenant_id": "t1", "name": "n", "cron": "0 3 * * *", "job": job_body()} | change
-        with pytest.raises(ValidationError) as refused:
-            ScheduleRequest.model_validate(body)
-        assert refused.value.errors()[0]["loc"][0] == field

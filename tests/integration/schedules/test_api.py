@@ -15,7 +15,7 @@ from trainforge.api.app import create_app
 from trainforge.db.tables import schedule_firings, schedules, training_jobs
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.jobs.scheduler import Scheduler
+from trainforge.schedules import Scheduler
 from trainforge.settings import load_settings
 from trainforge.tenancy import KeyStore
 
