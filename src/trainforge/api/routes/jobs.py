@@ -30,7 +30,7 @@ from trainforge.api.schemas import (
 )
 from trainforge.jobs.request import JobRequest
 from trainforge.jobs.schedules import start_recurring_job
-from trainforge.jobs.status import JobStatus
+from trainforge.jobs.status import RETRYABLE, JobStatus
 from trainforge.jobs.submission import submit_job
 from trainforge.names import TENANT_PATTERN
 
@@ -123,9 +123,13 @@ def cancel_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> Job
 
 @router.post("/{job_id}/retry", response_model=JobDetail, responses={**NOT_FOUND, **CONFLICT})
 def retry_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> JobDetail:
-    """Put a failed job back in the queue with its original configuration."""
+    """Put a failed job back in the queue with its original configuration (409 for any other status)."""
     job = store.transition(
-        job_id, JobStatus.QUEUED, reason=f"retried by key {principal.key_id}", tenant_id=principal.tenant_scope
+        job_id,
+        JobStatus.QUEUED,
+        reason=f"retried by key {principal.key_id}",
+        tenant_id=principal.tenant_scope,
+        only_from=RETRYABLE,
     )
     return JobDetail.of(job)
 
