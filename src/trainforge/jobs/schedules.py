@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
-from trainforge.errors import InvalidInput, NotFound, as_value_error
+from trainforge.errors import InvalidInput, ScheduleNotFound, as_value_error
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.submission import enqueue_job_in
 from trainforge.jobs.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
@@ -203,7 +203,7 @@ class ScheduleStore:
         with read_transaction(self.engine) as conn:
             row = conn.execute(self._select(schedule_id, tenant_id)).mappings().one_or_none()
         if row is None:
-            raise _not_found(schedule_id)
+            raise ScheduleNotFound(schedule_id)
         return ScheduleRecord.from_row(row)
 
     def list(
@@ -250,7 +250,7 @@ class ScheduleStore:
             query = query.where(cols.tenant_id == tenant_id)
         with write_transaction(self.engine) as conn:
             if conn.execute(query).rowcount != 1:
-                raise _not_found(schedule_id)
+                raise ScheduleNotFound(schedule_id)
 
     # -- the scheduler's operations ------------------------------------------------------------------------
     def due(self, now: datetime, *, limit: int = 100) -> list[UUID]:
@@ -350,7 +350,7 @@ class ScheduleStore:
     ) -> ScheduleRecord:
         with write_transaction(self.engine) as conn:
             if conn.execute(self._select(schedule_id, tenant_id).with_for_update()).first() is None:
-                raise _not_found(schedule_id)
+                raise ScheduleNotFound(schedule_id)
             conn.execute(
                 update(schedules)
                 .where(cols.schedule_id == schedule_id, cols.status == source.value)
@@ -362,10 +362,6 @@ class ScheduleStore:
     def _fetch(conn, schedule_id: UUID) -> ScheduleRecord:
         row = conn.execute(select(schedules).where(cols.schedule_id == schedule_id)).mappings().one()
         return ScheduleRecord.from_row(row)
-
-
-def _not_found(schedule_id: object) -> NotFound:
-    return NotFound(f"schedule {schedule_id} not found", field="schedule_id")
 
 
 def _insert_ignoring_conflict(dialect: str):
