@@ -17,9 +17,10 @@
     ├── IllegalTransition         a job cannot move from its status to the one asked for     → 409
     ├── StudyNameTaken            the tenant already has a study of this name                → 409
     ├── SchemaOutOfDate           the metadata database is behind the code's migrations      → 503
+    ├── DatabaseUnavailable       the metadata database or Optuna's storage cannot be reached → 503, Retry-After
     └── PipelineError             a training step failed for a reason we can describe
 
-Third-party errors (SQLAlchemy, Ray, MLflow) are translated where they enter our code; the API maps this tree to
+Third-party errors (SQLAlchemy, Ray, MLflow, Optuna) are translated where they enter our code; the API maps this tree to
 HTTP status codes in one exception handler (``trainforge.api.errors``). A bare ``NotFound`` is only what MLflow's
 "does not exist" becomes when it names no object of ours.
 """
@@ -33,6 +34,8 @@ class TrainforgeError(Exception):
     """Base class of every error trainforge raises on purpose."""
 
     http_status = 500
+    # How long a client should wait before it tries again, where waiting is what helps (the API's Retry-After).
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -127,6 +130,22 @@ class StudyNameTaken(TrainforgeError):
 
 class SchemaOutOfDate(TrainforgeError):
     http_status = 503
+
+
+class DatabaseUnavailable(TrainforgeError):
+    """A database did not answer: refused or dropped connections, a server shutting down, a full pool.
+
+    Translated where SQLAlchemy's and Optuna's errors enter (``trainforge.db.errors``). The message names the
+    database, never its address; ``reason`` keeps the driver's words for the log.
+    """
+
+    http_status = 503
+    retry_after_seconds = 5
+
+    def __init__(self, database: str = "metadata database", *, reason: str | None = None) -> None:
+        super().__init__(f"the {database} is unavailable; try again in a few seconds")
+        self.database = database
+        self.reason = reason
 
 
 class PipelineError(TrainforgeError):
