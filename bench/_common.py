@@ -11,10 +11,25 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def main_checkout(checkout: Path) -> Path:
+    """The repository's main working tree: ``checkout`` itself, or, for a linked git worktree (whose ``.git`` is a
+    file ``gitdir: <main>/.git/worktrees/<name>``), the main one it was added to."""
+    dot_git = checkout / ".git"
+    if not dot_git.is_file():
+        return checkout
+    gitdir = Path(dot_git.read_text().removeprefix("gitdir:").strip())
+    common = gitdir / (gitdir / "commondir").read_text().strip() if (gitdir / "commondir").exists() else gitdir
+    return common.resolve().parent
+
+
+# The shared data lies beside the repository (../shared/data); tests read it through the same name.
+SHARED_DATA = main_checkout(REPO).parent / "shared/data"
 EIA_FILE = Path(
     os.environ.get(
         "TRAINFORGE_BENCH_EIA",
-        REPO.parent / "shared/data/load/eia930_subregions/eia930_subregion_hourly_demand_2020_2024.parquet",
+        SHARED_DATA / "load/eia930_subregions/eia930_subregion_hourly_demand_2020_2024.parquet",
     )
 )
 console = Console(stderr=True)

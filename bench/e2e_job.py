@@ -14,12 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+
+# Run as `python bench/x.py` (not `-m bench.x`), sys.path starts at bench/, not at the repository: `bench` would not
+# be importable. (bench/ stays on the path, so no bench module may take a standard module's name: not `queue`.)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import console, eia_regions, print_table
 from trainforge.features.store import ParquetFeatureStore

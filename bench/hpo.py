@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -33,6 +34,10 @@ from typing import Any
 import httpx
 import numpy as np
 import optuna
+
+# Run as `python bench/x.py` (not `-m bench.x`), sys.path starts at bench/, not at the repository: `bench` would not
+# be importable. (bench/ stays on the path, so no bench module may take a standard module's name: not `queue`.)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import console, eia_regions, print_table
 from trainforge.features.demo_data import generate_demo_load

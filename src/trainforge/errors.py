@@ -3,19 +3,26 @@
     TrainforgeError
     ├── Unauthorized              no API key, or an unknown or revoked one                   → 401
     ├── Forbidden                 the key may not act for the tenant named in the request    → 403
-    ├── RequestTooLarge           the request body is over the limit                         → 413
+    ├── RequestTooLarge           the request body is over the limit (field ``body``)        → 413
     ├── NotFound                  an object does not exist (or belongs to another tenant)   → 404
-    │   ├── JobNotFound
-    │   └── FeatureSetNotFound
+    │   ├── JobNotFound           field ``job_id``
+    │   ├── FeatureSetNotFound    field ``feature_set``
+    │   ├── StudyNotFound         field ``study_id``
+    │   ├── ScheduleNotFound      field ``schedule_id``
+    │   ├── WebhookNotFound       field ``webhook_id``
+    │   ├── ApiKeyNotFound        field ``key_id``
+    │   └── ModelVersionNotFound  field ``model_id``
     ├── InvalidInput              a request or configuration breaks a rule; names the field  → 422
     │   └── InsufficientData      the data cannot support the requested training            → 422
     ├── IllegalTransition         a job cannot move from its status to the one asked for     → 409
     ├── StudyNameTaken            the tenant already has a study of this name                → 409
     ├── SchemaOutOfDate           the metadata database is behind the code's migrations      → 503
+    ├── DatabaseUnavailable       the metadata database or Optuna's storage cannot be reached → 503, Retry-After
     └── PipelineError             a training step failed for a reason we can describe
 
-Third-party errors (SQLAlchemy, Ray, MLflow) are translated where they enter our code; the API maps this tree to
-HTTP status codes in one exception handler (``trainforge.api.errors``).
+Third-party errors (SQLAlchemy, Ray, MLflow, Optuna) are translated where they enter our code; the API maps this tree to
+HTTP status codes in one exception handler (``trainforge.api.errors``). A bare ``NotFound`` is only what MLflow's
+"does not exist" becomes when it names no object of ours.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ class TrainforgeError(Exception):
     """Base class of every error trainforge raises on purpose."""
 
     http_status = 500
+    # How long a client should wait before it tries again, where waiting is what helps (the API's Retry-After).
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -45,6 +54,10 @@ class Forbidden(TrainforgeError):
 class RequestTooLarge(TrainforgeError):
     http_status = 413
 
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"the request body is over the limit of {max_bytes} bytes", field="body")
+        self.max_bytes = max_bytes
+
 
 class NotFound(TrainforgeError):
     http_status = 404
@@ -58,6 +71,33 @@ class JobNotFound(NotFound):
 class FeatureSetNotFound(NotFound):
     def __init__(self, tenant_id: str, feature_set: str) -> None:
         super().__init__(f"feature set {feature_set!r} not found for tenant {tenant_id!r}", field="feature_set")
+
+
+class StudyNotFound(NotFound):
+    def __init__(self, study_id: object) -> None:
+        super().__init__(f"study {study_id} not found", field="study_id")
+
+
+class ScheduleNotFound(NotFound):
+    def __init__(self, schedule_id: object) -> None:
+        super().__init__(f"schedule {schedule_id} not found", field="schedule_id")
+
+
+class WebhookNotFound(NotFound):
+    def __init__(self, webhook_id: object) -> None:
+        super().__init__(f"webhook {webhook_id} not found", field="webhook_id")
+
+
+class ApiKeyNotFound(NotFound):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id!r} not found", field="key_id")
+
+
+class ModelVersionNotFound(NotFound):
+    """No registered version has this model id (``"t1:load:1.0.0"``)."""
+
+    def __init__(self, model_id: object) -> None:
+        super().__init__(f"model {model_id} not found", field="model_id")
 
 
 class InvalidInput(TrainforgeError):
@@ -90,6 +130,22 @@ class StudyNameTaken(TrainforgeError):
 
 class SchemaOutOfDate(TrainforgeError):
     http_status = 503
+
+
+class DatabaseUnavailable(TrainforgeError):
+    """A database did not answer: refused or dropped connections, a server shutting down, a full pool.
+
+    Translated where SQLAlchemy's and Optuna's errors enter (``trainforge.db.errors``). The message names the
+    database, never its address; ``reason`` keeps the driver's words for the log.
+    """
+
+    http_status = 503
+    retry_after_seconds = 5
+
+    def __init__(self, database: str = "metadata database", *, reason: str | None = None) -> None:
+        super().__init__(f"the {database} is unavailable; try again in a few seconds")
+        self.database = database
+        self.reason = reason
 
 
 class PipelineError(TrainforgeError):

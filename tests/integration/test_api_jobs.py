@@ -109,17 +109,46 @@ def test_cancel_then_cancel_again_is_409(client):
     assert again.json()["error"] == "conflict"
 
 
-def test_retry_only_failed_jobs(client, engine):
+def _job_in(status: str, client, store: JobStore) -> str:
+    """A job of the client's tenant brought to ``status`` the way a worker (or a user) brings it there."""
     job_id = client.post(f"{JOBS}/start", json=body()).json()["job_id"]
-    assert client.post(f"{JOBS}/{job_id}/retry").status_code == 409  # still queued
+    if status == "cancelled":
+        client.delete(f"{JOBS}/{job_id}")
+    elif status != "queued":
+        claimed = store.claim_next("w1", lease_seconds=600)
+        if status in ("completed", "failed"):
+            store.transition(claimed.job_id, JobStatus(status), reason="done", worker_id="w1", error_message="boom")
+    return job_id
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "completed", "cancelled"])
+def test_retry_of_a_job_that_has_not_failed_is_409_and_changes_nothing(client, engine, status):
+    """A running job above all: re-queued, its lease cleared, a second worker could claim it while the first
+    still computes it. Only the reaper (an expired lease) and a draining worker move running -> queued."""
     store = JobStore(engine)
-    claimed = store.claim_next("w")
-    store.transition(claimed.job_id, JobStatus.FAILED, reason="boom", error_message="boom")
+    job_id = _job_in(status, client, store)
+    before, events = store.get(uuid.UUID(job_id)), store.events(uuid.UUID(job_id))
+
+    response = client.post(f"{JOBS}/{job_id}/retry")
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"] == "conflict"
+    assert status in response.json()["message"]
+    assert store.get(uuid.UUID(job_id)) == before  # status, worker_id, lease_expires_at, attempts, updated_at
+    assert store.events(uuid.UUID(job_id)) == events
+    if status == "running":
+        assert before.worker_id == "w1" and before.lease_expires_at is not None
+        assert store.claim_next("w2") is None
+
+
+def test_retry_of_a_failed_job_queues_it_again(client, engine):
+    store = JobStore(engine)
+    job_id = _job_in("failed", client, store)
     retried = client.post(f"{JOBS}/{job_id}/retry")
-    assert retried.status_code == 200
+    assert retried.status_code == 200, retried.text
     assert retried.json()["status"] == "queued"
-    reasons = [event.reason for event in store.events(claimed.job_id)]
-    assert reasons[-1].startswith("retried by key ")
+    assert store.events(uuid.UUID(job_id))[-1].reason.startswith("retried by key ")
+    assert store.claim_next("w2").job_id == uuid.UUID(job_id)
 
 
 def test_logs_tail(client):

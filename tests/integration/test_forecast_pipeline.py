@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import lightgbm as lgb
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
+from bench._common import EIA_FILE
 
 from trainforge.errors import FeatureSetNotFound, InsufficientData, InvalidInput
 from trainforge.features import ParquetFeatureStore, generate_demo_load
@@ -16,8 +16,6 @@ from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.forecast import run_forecast_pipeline
 from trainforge.pipeline.load import data_hash, load_training_data
 from trainforge.pipeline.result import STEPS, PipelineResult, StepEvent
-
-EIA_FILE = Path("/work/shared/data/load/eia930_subregions/eia930_subregion_hourly_demand_2020_2024.parquet")
 
 
 @pytest.fixture(scope="module")

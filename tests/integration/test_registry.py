@@ -28,7 +28,13 @@ from psycopg import sql
 from sqlalchemy import make_url
 
 import trainforge.registry
-from trainforge.errors import InvalidInput, NotFound, PipelineError, SchemaOutOfDate, TrainforgeError
+from trainforge.errors import (
+    InvalidInput,
+    ModelVersionNotFound,
+    PipelineError,
+    SchemaOutOfDate,
+    TrainforgeError,
+)
 from trainforge.pipeline.result import Lineage, PipelineResult
 from trainforge.registry import JobIdentity, RegisteredVersion, SemVer
 
@@ -314,17 +320,18 @@ def test_loaded_model_predicts_like_the_original(
 
 
 def test_unknown_model_ids_are_not_found(registry: Any, booster: lightgbm.Booster) -> None:
-    with pytest.raises(NotFound):
-        registry.get_version("t1:load:1.0.0")  # nothing registered at all yet
+    with pytest.raises(ModelVersionNotFound) as caught:  # nothing registered at all yet: MLflow's "does not exist"
+        registry.get_version("t1:load:1.0.0")
+    assert caught.value.field == "model_id"
     assert registry.list_versions("t1", "load") == []
 
     registry.register_job_result(make_job("job-1"), make_result(booster))
     for unknown in ("t1:load:9.9.9", "t1:other:1.0.0", "t2:load:1.0.0"):
-        with pytest.raises(NotFound) as caught:
+        with pytest.raises(ModelVersionNotFound) as caught:
             registry.get_version(unknown)
         assert caught.value.field == "model_id"
         assert unknown in caught.value.message
-    with pytest.raises(NotFound):
+    with pytest.raises(ModelVersionNotFound):
         registry.load_model("t1:load:1.0.1")
     with pytest.raises(InvalidInput) as malformed:
         registry.get_version("t1/load/1.0.0")

@@ -3,6 +3,7 @@ import pytest
 from trainforge.fields import priority_value
 from trainforge.jobs.status import (
     ALLOWED_TRANSITIONS,
+    RETRYABLE,
     JobStatus,
     can_transition,
     sources_of,
@@ -32,3 +33,9 @@ def test_priority_words_and_integers(given, stored):
 def test_bad_priority_is_refused(bad):
     with pytest.raises(ValueError, match="priority"):
         priority_value(bad)
+
+
+def test_a_user_retry_puts_back_failed_jobs_only():
+    # running -> queued is allowed, but it is the reaper's and a draining worker's move, never a user's retry.
+    assert {JobStatus.FAILED} == RETRYABLE
+    assert sources_of(JobStatus.QUEUED) >= RETRYABLE

@@ -3,7 +3,8 @@
 Every error body has the same shape: ``{"error": <kind>, "message": <text>, "field": <where, or null>}``, plus
 ``"details"`` for validation errors and ``"error_id"`` for unexpected ones. A body that cannot be read at all (not
 JSON, not UTF-8, nested too deeply, empty) is invalid input too: a 422 naming ``body``. No stack trace or SQL text
-is ever sent; an unexpected error is logged with its error id so an operator can find it.
+is ever sent; an unexpected error is logged with its error id so an operator can find it. An error that waiting
+cures (a database that does not answer: a 503) says how long in ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from trainforge.errors import TrainforgeError
+from trainforge.errors import DatabaseUnavailable, TrainforgeError
 
 logger = logging.getLogger("trainforge.api")
 
@@ -55,16 +56,26 @@ def _field_from_location(location: tuple | list) -> str | None:
     return ".".join(parts) or None
 
 
-async def _trainforge_error(_request: Request, error: TrainforgeError) -> JSONResponse:
+def error_response(error: TrainforgeError) -> ErrorResponse:
+    """The response to an error of the tree (one a client can act on: not a 500). Also an ASGI app, for the
+    middleware that refuses a request before any route (``trainforge.api.limits``)."""
     status = error.http_status
-    if status >= 500 and status != 503:
-        return await _unexpected_error(_request, error)
-    kind = ERROR_KINDS.get(status, "error")
+    headers = dict(BEARER_CHALLENGE) if status == 401 else {}
+    if error.retry_after_seconds is not None:
+        headers["Retry-After"] = str(error.retry_after_seconds)
     return ErrorResponse(
-        {"error": kind, "message": error.message, "field": error.field},
+        {"error": ERROR_KINDS.get(status, "error"), "message": error.message, "field": error.field},
         status_code=status,
-        headers=BEARER_CHALLENGE if status == 401 else None,
+        headers=headers or None,
     )
+
+
+async def _trainforge_error(request: Request, error: TrainforgeError) -> JSONResponse:
+    if error.http_status >= 500 and error.http_status != 503:
+        return await _unexpected_error(request, error)
+    if isinstance(error, DatabaseUnavailable):  # the client hears which database; the log hears why
+        logger.warning("%s %s: %s unavailable: %s", request.method, request.url.path, error.database, error.reason)
+    return error_response(error)
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -91,6 +102,9 @@ def _detail(item: dict) -> dict:
 
 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if isinstance(error.__cause__, TrainforgeError):
+        # FastAPI's 400 around any error raised while it reads the body: ours (RequestTooLarge) answers for itself.
+        return await _trainforge_error(request, error.__cause__)
     if error.status_code == 400 and error.__cause__ is not None:
         # FastAPI's bare "There was an error parsing the body", chained to why: a body that is not UTF-8, or JSON
         # nested past the parser's recursion limit. Malformed JSON is already a 422 naming the body; so is this.

@@ -4,14 +4,18 @@ uvicorn does not limit the size of a request body, and Starlette's ``RequestBody
 refusals in plain text, so this small ASGI middleware does it with the API's error body: it refuses a declared
 ``Content-Length`` over the limit before reading anything, and stops reading a chunked body as soon as it passes
 the limit. Either way the request never reaches a route, so nothing is written.
+
+The refusal is :class:`~trainforge.errors.RequestTooLarge`, of the one error tree. Raised while a chunked body is
+read, FastAPI wraps it in a 400 ("There was an error parsing the body", as it does any error but an
+HTTPException); ``trainforge.api.errors`` unwraps it and answers the 413.
 """
 
 from __future__ import annotations
 
-import json
-
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trainforge.api.errors import error_response
+from trainforge.errors import RequestTooLarge
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -27,7 +31,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await error_response(RequestTooLarge(self.max_bytes))(scope, receive, send)
             return
         received = 0
 
@@ -37,29 +41,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                    raise RequestTooLarge(self.max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)
-
-    async def _refuse(self, send: Send) -> None:
-        error = BodyTooLarge(self.max_bytes)
-        body = json.dumps({"error": "too_large", "message": error.detail, "field": error.field}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class BodyTooLarge(HTTPException):
-    """Raised while a chunked body is read. An HTTPException, because FastAPI turns any other error raised while
-    it reads a body into a 400; the API's error handler renders it like every other error."""
-
-    field = "body"
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the request body is over the limit of {max_bytes} bytes")

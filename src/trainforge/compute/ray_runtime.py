@@ -53,8 +53,8 @@ def ensure_ray(settings: Settings) -> None:
 
 # Ray returns a finished task's process to its pool a moment after the task's last result reached the worker. A job
 # claimed in that moment finds every kept process still leased, and Ray starts one more (~3 s of CPU, most of it
-# importing the pipeline): 1-2 times per 1,000 back-to-back short jobs in bench/queue.py. Spare warm processes
-# absorb that, at ~250 MB of memory each.
+# importing the pipeline): 1-2 times per 1,000 back-to-back short jobs in bench/queue_throughput.py. Spare warm
+# processes absorb that, at ~250 MB of memory each.
 SPARE_PROCESSES = 2
 
 

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
+from trainforge.db.errors import database_errors
+
 SQLITE_BUSY_TIMEOUT_S = 30
 # A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out (see _ping_when_idle).
 PING_AFTER_IDLE_SECONDS = 2.0
@@ -82,8 +84,12 @@ def _ping_when_idle(engine: Engine) -> None:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: serialised up front on SQLite, ordinary (row locks) on PostgreSQL."""
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+    """A transaction that will write: serialised up front on SQLite, ordinary (row locks) on PostgreSQL.
+
+    Raises:
+        DatabaseUnavailable: the database did not answer (see :mod:`trainforge.db.errors`); as for reads.
+    """
+    with database_errors(), engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
         yield conn
 
 
@@ -96,9 +102,10 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     wraps them, so the BEGIN and ROLLBACK would only be two more round trips (a third of a status poll's database
     time).
     """
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with database_errors():
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+            return
+        with engine.connect() as conn, conn.begin():
             yield conn
-        return
-    with engine.connect() as conn, conn.begin():
-        yield conn

@@ -35,7 +35,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from trainforge.errors import PipelineError, TrainforgeError
-from trainforge.hpo.optuna_storage import SingleWriterStorage, optuna_study_name
+from trainforge.hpo.optuna_storage import SingleWriterStorage, optuna_storage_errors, optuna_study_name
 from trainforge.hpo.records import TrialRecord
 from trainforge.hpo.samplers import make_sampler
 from trainforge.hpo.space import SearchSpace
@@ -164,10 +164,12 @@ def run_study(
         FeatureSetNotFound, InvalidInput, InsufficientData: Preparing the study's data failed (the error of the
             task behind ``data_ref``, raised when the first trial actor cannot start).
         PipelineError: :data:`MAX_FAILURES_IN_A_ROW` trials failed in a row, or trial actors cannot start.
-        optuna.exceptions.StorageInternalError: The storage failed.
+        DatabaseUnavailable: The storage's database stopped answering.
+        optuna.exceptions.StorageInternalError: The storage failed otherwise.
     """
-    coordinator = _Coordinator(spec, storage, data_ref, listener, num_threads, trial_cpus, actor_class or TrialActor)
-    return coordinator.run()
+    actor_class = actor_class or TrialActor
+    with optuna_storage_errors():
+        return _Coordinator(spec, storage, data_ref, listener, num_threads, trial_cpus, actor_class).run()
 
 
 @dataclass

@@ -7,6 +7,9 @@ Optuna, MLflow and trainforge's own migrations all keep their schema version in 
 
 Only a study's coordinator writes to this storage (trials on Ray never touch it), so SQLite's single writer is
 enough; several coordinators of one worker share the file and wait for each other through the busy timeout.
+
+A storage that does not answer is :class:`~trainforge.errors.DatabaseUnavailable`: :func:`open_storage` raises it,
+and :func:`optuna_storage_errors` turns Optuna's ``StorageInternalError`` of a lost database into it.
 """
 
 from __future__ import annotations
@@ -28,13 +31,15 @@ from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
 
 from trainforge.db.engine import SQLITE_BUSY_TIMEOUT_S, normalise_url
+from trainforge.db.errors import database_errors
 
-__all__ = ["OPTUNA_SCHEMA", "SingleWriterStorage", "open_storage", "optuna_study_name"]
+__all__ = ["OPTUNA_SCHEMA", "SingleWriterStorage", "open_storage", "optuna_storage_errors", "optuna_study_name"]
 
 OPTUNA_SCHEMA = "optuna"
+_DATABASE = "Optuna storage"  # as DatabaseUnavailable names it
 
 _storages: dict[str, RDBStorage] = {}
 _lock = threading.Lock()
@@ -61,14 +66,26 @@ def open_storage(url: str) -> RDBStorage:
     Returns:
         The storage (no heartbeat: only the coordinator writes to it, and on start it fails every trial a dead
         coordinator left RUNNING; see :mod:`trainforge.hpo.coordinator`).
+
+    Raises:
+        DatabaseUnavailable: the storage's database does not answer (nothing is kept: the next call tries again).
     """
     url = normalise_url(url)
-    with _lock:  # one storage per URL even when two jobs of one worker start studies at the same moment
+    with _lock, optuna_storage_errors():  # one storage per URL, even when two jobs of one worker start studies
         storage = _storages.get(url)
         if storage is None:
             storage = _create(url)
             _storages[url] = storage
         return storage
+
+
+def optuna_storage_errors() -> contextlib.AbstractContextManager[None]:
+    """Raise :class:`~trainforge.errors.DatabaseUnavailable` for an Optuna storage that stops answering in the block.
+
+    Optuna raises ``StorageInternalError`` from the SQLAlchemy error of a failed storage call (and SQLAlchemy's own
+    while it opens a storage); the lost connections among them are translated, the rest pass through unchanged.
+    """
+    return database_errors(_DATABASE, wrapped=(optuna.exceptions.StorageInternalError, SQLAlchemyError))
 
 
 def optuna_study_name(study_id: uuid.UUID) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import hpo_studies, hpo_trials, training_jobs
 from trainforge.db.types import utcnow
-from trainforge.errors import NotFound, StudyNameTaken
+from trainforge.errors import StudyNameTaken, StudyNotFound
 from trainforge.hpo.records import NewStudy, StudyRecord, TrialRecord, TrialRow, TrialState
 from trainforge.jobs.status import JobStatus
 
@@ -101,7 +101,7 @@ class StudyStore:
         """One study.
 
         Raises:
-            NotFound: no such study (for this tenant); ``field="study_id"``.
+            StudyNotFound: no such study (for this tenant); ``field="study_id"``.
         """
         query = _STUDY_QUERY.where(studies.study_id == study_id)
         if tenant_id is not None:
@@ -109,7 +109,7 @@ class StudyStore:
         with read_transaction(self.engine) as conn:
             row = conn.execute(query).mappings().one_or_none()
         if row is None:
-            raise _not_found(study_id)
+            raise StudyNotFound(study_id)
         return StudyRecord.from_row(row)
 
     def get_by_job(self, job_id: UUID) -> StudyRecord | None:
@@ -158,7 +158,7 @@ class StudyStore:
         """A page of the study's trials in trial order (all, or those in ``state``) and how many there are.
 
         Raises:
-            NotFound: no such study (for this tenant); ``field="study_id"``.
+            StudyNotFound: no such study (for this tenant); ``field="study_id"``.
         """
         owner = select(studies.study_id).where(studies.study_id == study_id)
         if tenant_id is not None:
@@ -168,7 +168,7 @@ class StudyStore:
             conditions.append(trials.state == state.value)
         with read_transaction(self.engine) as conn:
             if conn.execute(owner).first() is None:
-                raise _not_found(study_id)
+                raise StudyNotFound(study_id)
             total = conn.execute(select(func.count()).select_from(hpo_trials).where(*conditions)).scalar_one()
             rows = conn.execute(
                 select(hpo_trials).where(*conditions).order_by(trials.trial_number).limit(limit).offset(offset)
@@ -217,7 +217,7 @@ class StudyStore:
         its best trial so far (None leaves the recorded one), and optionally its status.
 
         Raises:
-            NotFound: no such study.
+            StudyNotFound: no such study.
         """
         with write_transaction(self.engine) as conn:
             self.update_progress_in(conn, study_id, best, counts, status)
@@ -233,7 +233,7 @@ class StudyStore:
         """:meth:`update_progress` inside a write transaction the caller holds.
 
         Raises:
-            NotFound: no such study (the caller's transaction should roll back).
+            StudyNotFound: no such study (the caller's transaction should roll back).
         """
         values: dict[str, Any] = {
             "n_trials_completed": counts.get(TrialState.COMPLETE, 0),
@@ -253,7 +253,7 @@ class StudyStore:
         """Record the study's status (a job status: queued, running, completed, failed, cancelled).
 
         Raises:
-            NotFound: no such study.
+            StudyNotFound: no such study.
             ValueError: ``status`` is not a job status.
         """
         self._update(study_id, {}, status)
@@ -271,7 +271,7 @@ class StudyStore:
             status = JobStatus(status)
             values |= {"status": status.value, "completed_at": now if status.is_terminal else None}
         if conn.execute(update(hpo_studies).where(studies.study_id == study_id).values(**values)).rowcount != 1:
-            raise _not_found(study_id)
+            raise StudyNotFound(study_id)
 
     @staticmethod
     def _name_taken(conn: Connection, tenant_id: str, study_name: str) -> bool:
@@ -281,10 +281,6 @@ class StudyStore:
     @staticmethod
     def _fetch(conn: Connection, study_id: UUID) -> StudyRecord:
         return StudyRecord.from_row(conn.execute(_STUDY_QUERY.where(studies.study_id == study_id)).mappings().one())
-
-
-def _not_found(study_id: object) -> NotFound:
-    return NotFound(f"study {study_id} not found", field="study_id")
 
 
 def _trial_row(study_id: UUID, trial: TrialRecord) -> dict[str, Any]:

@@ -134,7 +134,8 @@ class JobStudyListener:
         """Write what waits and the job's progress, and renew its lease, in one transaction; note a cancellation.
 
         Raises:
-            SQLAlchemyError: The metadata database failed; what waited is kept for the next write.
+            DatabaseUnavailable, SQLAlchemyError: The metadata database failed; what waited is kept for the next
+                write.
         """
         progress: float | None = None
         metrics: dict[str, float] | None = None

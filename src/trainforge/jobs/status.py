@@ -34,6 +34,12 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+# What a user's retry may put back in the queue. The state machine also allows running -> queued, but that move is
+# the system's: the reaper's (the lease expired), a draining worker's and a worker's retry of its own failed attempt.
+# A user's would clear a live lease and let a second worker claim the job while the first still computes it.
+RETRYABLE = frozenset({JobStatus.FAILED})
+
+
 def can_transition(current: JobStatus, target: JobStatus) -> bool:
     return target in ALLOWED_TRANSITIONS[current]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -207,6 +207,7 @@ class JobStore:
         lease_expired_before: datetime | None = None,
         merge_metrics: dict[str, Any] | None = None,
         logs: Iterable[LogInput] = (),
+        only_from: Collection[JobStatus] | None = None,
         **fields: Any,
     ) -> JobRecord:
         """Move a job to ``target`` if the state machine allows it from its current status.
@@ -224,6 +225,8 @@ class JobStore:
                 progress event is lost).
             logs: log lines to append in the same transaction, before the transition's own (a worker's last
                 buffered events); written only if the transition happens.
+            only_from: if given, the job must also be in one of these statuses: fewer sources than the state
+                machine allows ``target`` from (a user's retry: :data:`~trainforge.jobs.status.RETRYABLE`).
             **fields: other columns to set in the same UPDATE (``metrics``, ``model_id``, ``error_message``, …).
 
         Raises:
@@ -234,7 +237,8 @@ class JobStore:
         if unknown:  # the SET clause comes from the parameters' names, and SQLAlchemy would skip an unknown one
             raise TypeError(f"transition() got fields that are not columns of training_jobs: {sorted(unknown)}")
         now = utcnow()
-        sources = sorted(status.value for status in sources_of(target))
+        allowed = sources_of(target) if only_from is None else sources_of(target) & frozenset(only_from)
+        sources = sorted(status.value for status in allowed)
         values: dict[str, Any] = {"status": target.value, "updated_at": now, **fields}
         if target.is_terminal:
             values.setdefault("completed_at", now)

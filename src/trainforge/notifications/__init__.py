@@ -13,7 +13,7 @@ from trainforge.notifications.records import NOTIFY_EVENTS, Delivery, DeliveryAt
 from trainforge.notifications.request import WebhookRequest, check_webhook_url
 from trainforge.notifications.retry import RetryPolicy
 from trainforge.notifications.sender import SendOutcome, WebhookSender
-from trainforge.notifications.store import WebhookNotFound, WebhookStore
+from trainforge.notifications.store import WebhookStore
 
 __all__ = [
     "NOTIFY_EVENTS",
@@ -26,7 +26,6 @@ __all__ = [
     "RetryPolicy",
     "SendOutcome",
     "Webhook",
-    "WebhookNotFound",
     "WebhookRequest",
     "WebhookSender",
     "WebhookStore",

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import notification_attempts, notification_deliveries, webhooks
 from trainforge.db.types import utcnow
-from trainforge.errors import InvalidInput, NotFound
+from trainforge.errors import InvalidInput, WebhookNotFound
 from trainforge.notifications.records import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from trainforge.notifications.request import WebhookRequest
 
@@ -23,11 +23,6 @@ MAX_WEBHOOKS_PER_TENANT = 20  # every job ending costs one delivery per webhook:
 hooks = webhooks.c
 deliveries = notification_deliveries.c
 attempts = notification_attempts.c
-
-
-class WebhookNotFound(NotFound):
-    def __init__(self, webhook_id: object) -> None:
-        super().__init__(f"webhook {webhook_id} not found", field="webhook_id")
 
 
 class WebhookStore:

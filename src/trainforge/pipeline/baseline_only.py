@@ -2,7 +2,7 @@
 
 The cheapest job there is: it checks a feature set end to end (the data loads, the target is there, the split
 leaves test rows) and tells what any model of it has to beat. It also gives the queue a job whose cost is almost
-all orchestration, which is what the queue benchmark under ``bench/`` measures.
+all orchestration, which is what ``bench/queue_throughput.py`` measures.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import mlflow.lightgbm
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from trainforge.errors import InvalidInput, NotFound, TrainforgeError
+from trainforge.errors import InvalidInput, ModelVersionNotFound, TrainforgeError
 from trainforge.names import check_name, check_tenant
 from trainforge.pipeline.result import PipelineResult
 from trainforge.registry.lineage import (
@@ -234,16 +234,16 @@ class ModelRegistry:
 
         Raises:
             InvalidInput: ``model_id`` is malformed (``field="model_id"``).
-            NotFound: no such version.
+            ModelVersionNotFound: no such version.
         """
         parsed = parse_model_id(model_id)
         name = registered_model_name(parsed.tenant_id, parsed.model_name)
-        with mlflow_errors(f"look up model {model_id}", field="model_id"):
+        with mlflow_errors(f"look up model {model_id}", field="model_id", not_found=ModelVersionNotFound(model_id)):
             for version in self._search_versions(
                 f"name = '{name}' AND tags.{MODEL_ID_TAG} = '{parsed}'", order_by="version_number ASC"
             ):
                 return self._to_registered(version, dict(version.tags))
-        raise NotFound(f"model {model_id} not found", field="model_id")
+        raise ModelVersionNotFound(model_id)
 
     def list_versions(self, tenant_id: str, model_name: str) -> list[RegisteredVersion]:
         """Every numbered version of a tenant's model, newest first (empty if the model does not exist).
@@ -264,11 +264,11 @@ class ModelRegistry:
 
         Raises:
             InvalidInput: ``model_id`` is malformed.
-            NotFound: no such version.
+            ModelVersionNotFound: no such version.
             TrainforgeError: its files cannot be read.
         """
         version = self.get_version(model_id)
-        with mlflow_errors(f"load model {model_id}", field="model_id"):
+        with mlflow_errors(f"load model {model_id}", field="model_id", not_found=ModelVersionNotFound(model_id)):
             uri = self._client.get_model_version_download_uri(version.mlflow_model_name, str(version.mlflow_version))
             # Without dst_path, MLflow downloads remote artifacts (S3) into a temporary directory it never removes.
             # Artifacts proxied by a tracking server ("mlflow-artifacts:") resolve through the global tracking URI.

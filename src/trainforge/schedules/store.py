@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
-from trainforge.errors import InvalidInput, NotFound
+from trainforge.errors import InvalidInput, ScheduleNotFound
 from trainforge.jobs.records import NewJob
 from trainforge.schedules.cron import CronSchedule
 from trainforge.schedules.records import Firing, ScheduleRecord, ScheduleStatus
@@ -98,7 +98,7 @@ class ScheduleStore:
         with read_transaction(self.engine) as conn:
             row = conn.execute(self._select(schedule_id, tenant_id)).mappings().one_or_none()
         if row is None:
-            raise _not_found(schedule_id)
+            raise ScheduleNotFound(schedule_id)
         return ScheduleRecord.from_row(row)
 
     def list(
@@ -145,7 +145,7 @@ class ScheduleStore:
             query = query.where(cols.tenant_id == tenant_id)
         with write_transaction(self.engine) as conn:
             if conn.execute(query).rowcount != 1:
-                raise _not_found(schedule_id)
+                raise ScheduleNotFound(schedule_id)
 
     # -- the scheduler's operations ------------------------------------------------------------------------
     def due(self, now: datetime, *, limit: int = 100) -> list[UUID]:
@@ -245,7 +245,7 @@ class ScheduleStore:
     ) -> ScheduleRecord:
         with write_transaction(self.engine) as conn:
             if conn.execute(self._select(schedule_id, tenant_id).with_for_update()).first() is None:
-                raise _not_found(schedule_id)
+                raise ScheduleNotFound(schedule_id)
             conn.execute(
                 update(schedules)
                 .where(cols.schedule_id == schedule_id, cols.status == source.value)
@@ -257,10 +257,6 @@ class ScheduleStore:
     def _fetch(conn, schedule_id: UUID) -> ScheduleRecord:
         row = conn.execute(select(schedules).where(cols.schedule_id == schedule_id)).mappings().one()
         return ScheduleRecord.from_row(row)
-
-
-def _not_found(schedule_id: object) -> NotFound:
-    return NotFound(f"schedule {schedule_id} not found", field="schedule_id")
 
 
 def _insert_ignoring_conflict(dialect: str):

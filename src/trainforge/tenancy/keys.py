@@ -21,7 +21,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import api_keys
 from trainforge.db.types import utcnow
-from trainforge.errors import NotFound, Unauthorized
+from trainforge.errors import ApiKeyNotFound, Unauthorized
 from trainforge.names import check_name, check_tenant
 from trainforge.tenancy.principal import Principal
 
@@ -136,7 +136,7 @@ class KeyStore:
             )
             row = conn.execute(_KEY_BY_ID, {"key_id": key_id}).mappings().one_or_none()
         if row is None:
-            raise NotFound(f"API key {key_id!r} not found", field="key_id")
+            raise ApiKeyNotFound(key_id)
         return ApiKey(
             row["key_id"], row["tenant_id"], row["name"], row["is_admin"], row["created_at"], row["revoked_at"]
         )

@@ -3,7 +3,7 @@
 Every call into MLflow from ``tracking/`` and ``registry/`` runs inside :func:`mlflow_errors`, so callers only ever
 see the trainforge error tree:
 
-    MlflowException RESOURCE_DOES_NOT_EXIST     → NotFound
+    MlflowException RESOURCE_DOES_NOT_EXIST     → the caller's NotFound (ModelVersionNotFound, …), else NotFound
     MlflowException INVALID_PARAMETER_VALUE     → InvalidInput   (a name or value MLflow refuses)
     MlflowException "out-of-date database schema" → SchemaOutOfDate (with MLflow's upgrade command)
     any other MlflowException, SQLAlchemyError, OSError → TrainforgeError
@@ -23,14 +23,15 @@ __all__ = ["mlflow_errors"]
 
 
 @contextmanager
-def mlflow_errors(action: str, *, not_found: str | None = None, field: str | None = None) -> Iterator[None]:
+def mlflow_errors(action: str, *, not_found: NotFound | None = None, field: str | None = None) -> Iterator[None]:
     """Translate MLflow, database and artifact-store failures raised inside the block.
 
     Args:
         action: What we were doing, for the message: ``"register model t1.load"``.
-        not_found: Message for :class:`NotFound` when MLflow says the resource does not exist; default: derived
-            from ``action``.
-        field: The request field to blame in :class:`NotFound`/:class:`InvalidInput` (e.g. ``"model_id"``).
+        not_found: The error to raise when MLflow says the resource does not exist (``ModelVersionNotFound(…)``);
+            default: a :class:`NotFound` whose message is derived from ``action``.
+        field: The request field to blame in that default :class:`NotFound` and in :class:`InvalidInput` (e.g.
+            ``"model_id"``).
 
     Raises:
         TrainforgeError: or one of its subclasses, chained to the original exception.
@@ -48,11 +49,11 @@ def mlflow_errors(action: str, *, not_found: str | None = None, field: str | Non
         raise TrainforgeError(f"MLflow could not {action}: {error}") from error
 
 
-def _translate(error: MlflowException, action: str, not_found: str | None, field: str | None) -> TrainforgeError:
+def _translate(error: MlflowException, action: str, not_found: NotFound | None, field: str | None) -> TrainforgeError:
     code = error.error_code
     message = _first_line(error.message)
     if code == "RESOURCE_DOES_NOT_EXIST":
-        return NotFound(not_found or f"cannot {action}: {message}", field=field)
+        return not_found or NotFound(f"cannot {action}: {message}", field=field)
     if "out-of-date database schema" in message:
         return SchemaOutOfDate(f"the MLflow database is behind this MLflow version: {error.message}")
     if code == "INVALID_PARAMETER_VALUE":

@@ -28,7 +28,7 @@ from trainforge.api.schemas import (
     JobSummary,
     LogEntry,
 )
-from trainforge.jobs.status import JobStatus
+from trainforge.jobs.status import RETRYABLE, JobStatus
 from trainforge.names import TENANT_PATTERN
 from trainforge.schedules import start_recurring_job
 from trainforge.submission import JobRequest, submit_job
@@ -122,9 +122,13 @@ def cancel_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> Job
 
 @router.post("/{job_id}/retry", response_model=JobDetail, responses={**NOT_FOUND, **CONFLICT})
 def retry_job(job_id: UUID, store: JobStoreDep, principal: PrincipalDep) -> JobDetail:
-    """Put a failed job back in the queue with its original configuration."""
+    """Put a failed job back in the queue with its original configuration (409 for any other status)."""
     job = store.transition(
-        job_id, JobStatus.QUEUED, reason=f"retried by key {principal.key_id}", tenant_id=principal.tenant_scope
+        job_id,
+        JobStatus.QUEUED,
+        reason=f"retried by key {principal.key_id}",
+        tenant_id=principal.tenant_scope,
+        only_from=RETRYABLE,
     )
     return JobDetail.of(job)
 

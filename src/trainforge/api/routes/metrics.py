@@ -9,6 +9,8 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy.exc import SQLAlchemyError
 
+from trainforge.errors import DatabaseUnavailable
+
 router = APIRouter(tags=["service"])
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def metrics(request: Request) -> Response:
     encode, content_type = choose_encoder(request.headers.get("accept", ""))
     try:
         body = encode(request.app.state.metrics_registry)
-    except SQLAlchemyError:
+    except (DatabaseUnavailable, SQLAlchemyError):
         logger.warning("metrics scrape failed: the metadata database did not answer", exc_info=True)
         return PlainTextResponse("metadata database unreachable\n", status_code=503)
     return Response(body, media_type=content_type)

@@ -19,7 +19,7 @@ Throughput is ``jobs / (last completed_at - first started_at)`` from the jobs' o
 machine's busy CPU time during the drain divided by the jobs, and by process group (API, worker, its Ray
 processes, PostgreSQL, this benchmark); run it on a quiet machine.
 
-Usage: .venv/bin/python -m bench.queue [--jobs 1000] [--workers 4] [--pollers 100] [--poll-interval 0.5]
+Usage: .venv/bin/python -m bench.queue_throughput [--jobs 1000] [--workers 4] [--pollers 100] [--poll-interval 0.5]
 The last line printed is one JSON object: jobs_per_s, wait_p50_s, wait_p99_s, get_p50_ms, get_p99_ms (the GET
 figures while the queue drains), rest_get_p50_ms, rest_get_p99_ms and cpu_ms_per_job.
 """
@@ -34,6 +34,7 @@ import os
 import random
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -47,6 +48,10 @@ import psutil
 import uvloop
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+
+# Run as `python bench/x.py` (not `-m bench.x`), sys.path starts at bench/, not at the repository: `bench` would not
+# be importable. (bench/ stays on the path, so no bench module may take a standard module's name: not `queue`.)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import console, print_table
 from trainforge.db.engine import make_engine
