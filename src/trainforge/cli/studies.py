@@ -328,20 +328,21 @@ def show(
 @app.command("trials")
 def trials(
     study_id: str,
-    limit: Annotated[int, typer.Option("--limit", help="Trials per page.")] = 20,
-    offset: Annotated[int, typer.Option("--offset", help="Skip this many trials (in trial order).")] = 0,
+    page: Annotated[int, typer.Option("--page", help="Page number, from 1.")] = 1,
+    page_size: Annotated[int, typer.Option("--page-size", "--limit", help="Trials per page.")] = 20,
     state: Annotated[
         str | None, typer.Option("--state", help="Only trials in this state: running, complete, pruned or fail.")
     ] = None,
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """List a study's trials in trial order, one page at a time."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"page": page, "page_size": page_size}
     if state:
         params["state"] = state.upper()  # the API takes Optuna's names (COMPLETE, ...); any case will do here
     body = _call(url, "GET", f"{OPTIMIZE}/{study_id}/trials", params=params)
     shown = len(body["trials"])
-    where = f"{offset + 1}-{offset + shown} of {body['total']}" if shown else f"none of {body['total']}"
+    first = (body["page"] - 1) * body["page_size"]
+    where = f"{first + 1}-{first + shown} of {body['total']}" if shown else f"none of {body['total']}"
     table = Table(title=f"Trials {where}" + (f" ({params['state']})" if state else ""))
     for column, justify in (("trial", "right"), ("state", "left"), ("MAE", "right"), ("RMSE", "right")):
         table.add_column(column, justify=justify)
