@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
+from types import SimpleNamespace
 
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from trainforge.api.app import create_app
+from trainforge.cli.main import app as cli
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.settings import Settings, load_settings
+from trainforge.tenancy import KeyStore
 
 
 @pytest.fixture
@@ -22,3 +31,25 @@ def demo_settings(engine, tmp_path) -> Settings:
         series_col="site_id",
     )
     return settings
+
+
+@pytest.fixture
+def cli_api(engine, demo_settings, monkeypatch) -> Iterator[SimpleNamespace]:
+    """The API in process, with the CLI's HTTP calls routed into it. ``run(group, *args)`` invokes
+    ``trainforge <group> --api-key <a key of t1> <args>``; ``app`` is the server (for its stores)."""
+    token = KeyStore(engine).create("t1", name="cli").token
+    monkeypatch.setenv("COLUMNS", "200")  # tables keep ids on one line
+    monkeypatch.setenv("TRAINFORGE_API_URL", "http://testserver")
+    app = create_app(demo_settings)
+    with TestClient(app) as client:
+
+        def request(method, url, *, timeout=None, **kwargs):
+            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
+
+        monkeypatch.setattr(httpx, "request", request)
+        runner = CliRunner()
+
+        def run(group: str, *args: str):
+            return runner.invoke(cli, [group, "--api-key", token, *args])
+
+        yield SimpleNamespace(run=run, app=app)

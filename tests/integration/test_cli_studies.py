@@ -10,39 +10,18 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from trainforge.api.app import create_app
-from trainforge.cli import jobs as jobs_cli
 from trainforge.cli import studies as studies_cli
-from trainforge.cli.main import app as cli
 from trainforge.jobs.status import JobStatus, priority_value
-from trainforge.tenancy import KeyStore
 
 LEARNING_RATE = '{"type": "float", "low": 0.01, "high": 0.3, "log": true}'
 
 
 @pytest.fixture
-def cli_app(engine, demo_settings, monkeypatch):
+def cli_app(cli_api):
     """``run(*args)`` invokes ``trainforge studies`` with a key of tenant t1 (which has the demo_load feature set);
     ``app`` is the server (for its stores)."""
-    settings = demo_settings
-    token = KeyStore(engine).create("t1", name="cli").token
-    monkeypatch.setenv("COLUMNS", "200")  # tables keep ids on one line
-    app = create_app(settings)
-    with TestClient(app) as client:
-
-        def request(method, url, *, timeout=None, **kwargs):
-            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
-
-        monkeypatch.setattr(jobs_cli.httpx, "request", request)
-        runner = CliRunner()
-
-        def run(*args: str):
-            return runner.invoke(cli, ["studies", "--api-key", token, *args, "--url", "http://testserver"])
-
-        yield SimpleNamespace(run=run, app=app)
+    return SimpleNamespace(run=lambda *args: cli_api.run("studies", *args), app=cli_api.app)
 
 
 def start_args(name: str = "lf_hpo", *extra: str) -> list[str]:
