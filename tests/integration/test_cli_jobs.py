@@ -9,6 +9,7 @@ import uuid
 from importlib.metadata import version
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -164,3 +165,26 @@ def test_the_local_list_commands_print_json_too(engine, demo_settings, monkeypat
     assert features.exit_code == 0, features.output
     (demo,) = json.loads(features.output)["feature_sets"]
     assert (demo["tenant_id"], demo["feature_set"], demo["row_count"]) == ("t1", "demo_load", 24 * 40)
+
+
+def test_lines_written_as_the_job_ends_between_two_polls_are_not_lost(follow, cli_api, monkeypatch):
+    # The worker's last lines and the completion land just after a read of the log: the follower must still print
+    # them, so it reads the status before the lines (never after, when it would stop without them).
+    routed, store = httpx.request, cli_api.app.state.job_store
+
+    def finish_after_this_read(method, url, **kwargs):
+        response = routed(method, url, **kwargs)
+        if url.endswith("/logs"):
+            monkeypatch.setattr(httpx, "request", routed)  # once
+            job_id = uuid.UUID(url.rsplit("/", 2)[-2])
+            store.transition(job_id, JobStatus.COMPLETED, reason="done", logs=[("INFO", "register", "last")])
+        return response
+
+    def start(_store, _job_id):
+        store.claim_next("w1")
+        monkeypatch.setattr(httpx, "request", finish_after_this_read)
+
+    followed = follow(start, lambda *_: None)
+    assert followed.result.exit_code == 0, followed.result.output
+    printed = [line for line in followed.result.stdout.splitlines() if line.strip()]
+    assert len(printed) == len(followed.lines) and printed[-2].endswith("last")
