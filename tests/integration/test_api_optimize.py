@@ -266,10 +266,10 @@ def test_progress_and_trials_as_the_coordinator_writes_them(api):
     assert (study["n_trials_completed"], study["n_trials_pruned"], study["n_trials_failed"]) == (2, 1, 1)
     assert study["best_trial"] == {"trial_id": 2, "value": 2.0, "params": {"learning_rate": 0.12}, "rmse": 3.0}
 
-    page = client.get(f"{OPTIMIZE}/{study_id}/trials", params={"limit": 2, "offset": 1}).json()
-    assert (page["study_id"], page["total"], page["limit"], page["offset"]) == (str(study_id), 5, 2, 1)
-    assert [(t["trial_id"], t["state"]) for t in page["trials"]] == [(1, "PRUNED"), (2, "COMPLETE")]
-    complete = page["trials"][1]
+    page = client.get(f"{OPTIMIZE}/{study_id}/trials", params={"page": 2, "page_size": 2}).json()
+    assert (page["study_id"], page["total"], page["page"], page["page_size"]) == (str(study_id), 5, 2, 2)
+    assert [(t["trial_id"], t["state"]) for t in page["trials"]] == [(2, "COMPLETE"), (3, "FAIL")]
+    complete = page["trials"][0]
     assert complete["value"] == 2.0 and complete["duration_seconds"] == 30.0
     assert complete["datetime_start"] == "2026-01-01T00:02:00Z"
     assert complete["datetime_complete"] == "2026-01-01T00:02:30Z"
@@ -277,7 +277,7 @@ def test_progress_and_trials_as_the_coordinator_writes_them(api):
     assert failed["total"] == 1 and failed["trials"][0]["error"] == "boom"
     running = client.get(f"{OPTIMIZE}/{study_id}/trials", params={"state": "RUNNING"}).json()
     assert [t["trial_id"] for t in running["trials"]] == [4]
-    for params, field in (({"state": "WAITING"}, "state"), ({"limit": 0}, "limit"), ({"offset": -1}, "offset")):
+    for params, field in (({"state": "WAITING"}, "state"), ({"limit": 0}, "limit"), ({"page": 0}, "page")):
         refused = client.get(f"{OPTIMIZE}/{study_id}/trials", params=params)
         assert refused.status_code == 422 and refused.json()["field"] == field
 

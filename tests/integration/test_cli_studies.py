@@ -10,51 +10,19 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from trainforge.api.app import create_app
-from trainforge.cli import jobs as jobs_cli
 from trainforge.cli import studies as studies_cli
-from trainforge.cli.main import app as cli
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.fields import priority_value
 from trainforge.jobs.status import JobStatus
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
 
 LEARNING_RATE = '{"type": "float", "low": 0.01, "high": 0.3, "log": true}'
 
 
 @pytest.fixture
-def cli_app(engine, tmp_path, monkeypatch):
+def cli_app(cli_api):
     """``run(*args)`` invokes ``trainforge studies`` with a key of tenant t1 (which has the demo_load feature set);
     ``app`` is the server (for its stores)."""
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1",
-        "demo_load",
-        generate_demo_load(n_series=1, periods=24 * 40),
-        timestamp_col="timestamp",
-        series_col="site_id",
-    )
-    token = KeyStore(engine).create("t1", name="cli").token
-    monkeypatch.setenv("COLUMNS", "200")  # tables keep ids on one line
-    app = create_app(settings)
-    with TestClient(app) as client:
-
-        def request(method, url, *, timeout=None, **kwargs):
-            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
-
-        monkeypatch.setattr(jobs_cli.httpx, "request", request)
-        runner = CliRunner()
-
-        def run(*args: str):
-            return runner.invoke(cli, ["studies", "--api-key", token, *args, "--url", "http://testserver"])
-
-        yield SimpleNamespace(run=run, app=app)
+    return SimpleNamespace(run=lambda *args: cli_api.run("studies", *args), app=cli_api.app)
 
 
 def start_args(name: str = "lf_hpo", *extra: str) -> list[str]:
@@ -143,10 +111,10 @@ def test_start_show_trials_list_cancel(cli_app):
     assert "running" in shown.output and "3 of 4 finished (2 complete, 1 pruned), 1 failed" in shown.output
     assert "Best trial: #2" in shown.output and "2.500" in shown.output and "0.125" in shown.output
 
-    page = run("trials", str(study_id), "--limit", "2", "--offset", "1")
+    page = run("trials", str(study_id), "--page", "2", "--page-size", "2")
     assert page.exit_code == 0, page.output
-    assert "Trials 2-3 of 4" in page.output and "PRUNED" in page.output and "learning_rate=0.125" in page.output
-    assert "learning_rate=0.05" not in page.output  # trial 0 is before the page
+    assert "Trials 3-4 of 4" in page.output and "FAIL" in page.output and "learning_rate=0.125" in page.output
+    assert "learning_rate=0.05" not in page.output and "PRUNED" not in page.output  # trials 0 and 1: page 1
     failed = run("trials", str(study_id), "--state", "fail")
     assert "Trials 1-1 of 1 (FAIL)" in failed.output and "boom" in failed.output
 
@@ -204,7 +172,7 @@ def test_wait_follows_the_trials_then_shows_the_best_and_the_model(cli_app, monk
     )
 
     def worker_step(_seconds):
-        study = app.state.study_store.list(tenant_id="t1", status=None, limit=1, page=1)[0][0]
+        study = app.state.study_store.list(tenant_id="t1", status=None, page=1, page_size=1)[0][0]
         next(steps)(study.study_id, study.job_id)
 
     monkeypatch.setattr(studies_cli, "time", SimpleNamespace(sleep=worker_step))

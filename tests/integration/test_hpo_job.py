@@ -81,7 +81,7 @@ def test_a_study_tunes_in_parallel_fits_the_best_trial_and_registers_it(setup):
     done = studies.get(study.study_id)
     assert done.status is JobStatus.COMPLETED
     assert done.n_trials_completed + done.n_trials_pruned == 8
-    trials, total = studies.list_trials(study.study_id, limit=100)
+    trials, total = studies.list_trials(study.study_id, page_size=100)
     assert total >= 8 and all(t.state != "RUNNING" for t in trials)
     finished = [t for t in trials if t.state == "COMPLETE"]
     assert done.best.value == min(t.value for t in finished)
@@ -226,7 +226,7 @@ def listening(engine):
 
 
 def states(studies: StudyStore, study_id: uuid.UUID) -> dict[int, str]:
-    return {row.number: row.state.value for row in studies.list_trials(study_id, limit=100)[0]}
+    return {row.number: row.state.value for row in studies.list_trials(study_id, page_size=100)[0]}
 
 
 def tune_lines(store: JobStore, job_id: uuid.UUID) -> list[tuple[str, str]]:

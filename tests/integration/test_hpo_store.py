@@ -190,11 +190,13 @@ def test_trials_page_in_order_filtered_by_state(stores):
     for number in range(7):
         state = "PRUNED" if number % 3 == 0 else "COMPLETE"
         studies.record_trial(study.study_id, Trial(number, state, value=float(number)))
-    page, total = studies.list_trials(study.study_id, limit=3, offset=2)
-    assert total == 7 and [row.number for row in page] == [2, 3, 4]
+    page, total = studies.list_trials(study.study_id, page=2, page_size=3)
+    assert total == 7 and [row.number for row in page] == [3, 4, 5]
+    last, _total = studies.list_trials(study.study_id, page=3, page_size=3)
+    assert [row.number for row in last] == [6]
     pruned, total = studies.list_trials(study.study_id, state=TrialState.PRUNED)
     assert total == 3 and [row.number for row in pruned] == [0, 3, 6]
-    assert studies.list_trials(study.study_id, offset=100) == ([], 7)
+    assert studies.list_trials(study.study_id, page=100) == ([], 7)
 
 
 def test_progress_records_counts_and_the_best_trial(stores):
@@ -240,7 +242,7 @@ def test_list_is_newest_first_by_tenant_and_job_status(stores):
     jobs.transition(first.job_id, JobStatus.CANCELLED, reason="stop")
     cancelled, total = studies.list(tenant_id="t1", status=JobStatus.CANCELLED)
     assert total == 1 and cancelled[0].study_id == first.study_id
-    page, total = studies.list(limit=1, page=3)
+    page, total = studies.list(page=3, page_size=1)
     assert total == 3 and len(page) == 1
 
 
@@ -264,7 +266,7 @@ def test_a_5000_trial_study_reads_fast(stores, engine):
     studies.update_progress(study.study_id, Trial(4999, "COMPLETE", value=5.001), {"COMPLETE": 3750, "PRUNED": 1250})
     clock = time.perf_counter()
     read = studies.get(study.study_id)
-    page, total = studies.list_trials(study.study_id, state=TrialState.PRUNED, limit=20, offset=1000)
+    page, total = studies.list_trials(study.study_id, state=TrialState.PRUNED, page=51, page_size=20)
     elapsed = time.perf_counter() - clock
     assert read.best.number == 4999 and read.n_trials_completed == 3750
     assert total == 1250 and [row.number for row in page] == list(range(4000, 4080, 4))

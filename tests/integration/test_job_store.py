@@ -159,8 +159,8 @@ def test_list_filters_pages_and_counts(engine):
     store = JobStore(engine)
     ids = [store.enqueue(new_job()).job_id for _ in range(5)]
     store.claim_next("w")
-    page1, total = store.list(status=JobStatus.QUEUED, limit=2, page=1)
-    page2, _ = store.list(status=JobStatus.QUEUED, limit=2, page=2)
+    page1, total = store.list(status=JobStatus.QUEUED, page=1, page_size=2)
+    page2, _ = store.list(status=JobStatus.QUEUED, page=2, page_size=2)
     assert total == 4
     assert len(page1) == 2 and len(page2) == 2
     assert not {r.job_id for r in page1} & {r.job_id for r in page2}

@@ -162,7 +162,9 @@ def add_webhook(engine, url: str, tenant: str = "t1", events=("completed", "fail
 
 
 def deliveries_of(engine, webhook) -> list:
-    return WebhookStore(engine).deliveries(webhook.webhook_id)
+    found, total = WebhookStore(engine).deliveries(webhook.webhook_id)
+    assert total == len(found)  # every test here has fewer than a page of them
+    return found
 
 
 # -- the outbox and the dispatcher --------------------------------------------------------------------------------
@@ -567,6 +569,21 @@ def test_the_number_of_webhooks_per_tenant_is_bounded(api):
         assert client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"])).status_code == 201
     refused = client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"]))
     assert refused.status_code == 422 and refused.json()["field"] == "tenant_id"
+
+
+def test_the_delivery_log_pages_newest_first_with_its_total(private_api, engine, receiver, dispatchers):
+    client, tokens = private_api
+    hook = client.post(WEBHOOKS, json={"tenant_id": "t1", "url": receiver.url()}, headers=auth(tokens["t1"])).json()
+    store = JobStore(engine)
+    jobs = [str(run_job(store, outcome)) for outcome in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.COMPLETED)]
+    dispatchers().dispatch_once()
+    first = client.get(hook["deliveries_url"], params={"page_size": 2}, headers=auth(tokens["t1"])).json()
+    assert (first["webhook_id"], first["total"], first["page"], first["page_size"]) == (hook["webhook_id"], 3, 1, 2)
+    assert [d["job_id"] for d in first["deliveries"]] == jobs[:0:-1]  # newest first
+    second = client.get(hook["deliveries_url"], params={"page": 2, "limit": 2}, headers=auth(tokens["t1"])).json()
+    assert [d["job_id"] for d in second["deliveries"]] == jobs[:1] and second["total"] == 3
+    failed = client.get(hook["deliveries_url"], params={"status": "failed"}, headers=auth(tokens["t1"])).json()
+    assert (failed["total"], failed["deliveries"]) == (0, [])  # every one was delivered
 
 
 def test_cancelling_through_the_api_notifies_cancelled_and_the_log_shows_it(private_api, engine, receiver, dispatchers):

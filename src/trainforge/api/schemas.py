@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from trainforge.api.paging import Page
 from trainforge.jobs.records import JobRecord, LogLine
 from trainforge.jobs.status import JobStatus
 
@@ -109,11 +110,8 @@ class JobSummary(BaseModel):
         return cls.model_validate(job, from_attributes=True)
 
 
-class JobList(BaseModel):
+class JobList(Page):
     jobs: list[JobSummary]
-    total: int
-    page: int
-    page_size: int
 
 
 class JobCancelled(BaseModel):

@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import RenderableType
 from rich.table import Table
 
 from trainforge.cli.context import console, settings_for
+from trainforge.cli.listing import as_json, print_page
+from trainforge.cli.options import HomeOption, Output, OutputOption
+from trainforge.features.info import FeatureSetInfo
 from trainforge.features.store import ParquetFeatureStore
 
 app = typer.Typer(help="Import and list feature sets.", no_args_is_help=True)
-HomeOption = Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")]
 
 
 @app.command("import")
@@ -41,12 +44,18 @@ def import_command(
 @app.command("list")
 def list_command(
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's feature sets.")] = None,
+    output: OutputOption = Output.TABLE,
     home: HomeOption = None,
 ) -> None:
     """List feature sets with their row counts and time ranges."""
     settings = settings_for(home)
     infos = ParquetFeatureStore(settings.resolved_feature_store_root).list(tenant)
-    table = Table(title=f"Feature sets in {settings.resolved_feature_store_root}")
+    body = {"feature_sets": [as_json(info) for info in infos], "total": len(infos)}
+    print_page(body, output, lambda _body: _feature_sets_table(infos, settings.resolved_feature_store_root))
+
+
+def _feature_sets_table(infos: list[FeatureSetInfo], root: Path) -> RenderableType:
+    table = Table(title=f"Feature sets in {root}")
     for column in ("tenant", "feature set", "rows", "series", "from", "to", "freq", "columns"):
         table.add_column(column, justify="right" if column in ("rows", "series") else "left")
     for info in infos:
@@ -60,4 +69,4 @@ def list_command(
             str(info.frequency),
             ", ".join(info.columns),
         )
-    console.print(table if infos else "no feature sets yet: see `trainforge features import --help`")
+    return table if infos else "no feature sets yet: see `trainforge features import --help`"

@@ -3,55 +3,36 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.table import Table
 
+from trainforge.cli.client import ApiClient, configure, connect
 from trainforge.cli.context import console, errors
-from trainforge.cli.progress import JobView, follow_job, metrics_table
-from trainforge.settings import load_settings
-from trainforge.tenancy.local_key import read_local_key
+from trainforge.cli.listing import list_command, page_title
+from trainforge.cli.options import (
+    DEFAULT_API_URL,
+    JOB_STATUSES,
+    ApiUrlOption,
+    ConfigFileOption,
+    EndOption,
+    FeatureSetOption,
+    HorizonOption,
+    HyperparamOption,
+    ModelNameOption,
+    PriorityOption,
+    StartOption,
+    TargetOption,
+    TenantOption,
+)
+from trainforge.cli.progress import TERMINAL_STATUSES, JobView, follow_job, print_outcome
 
 app = typer.Typer(help="Submit, inspect and control training jobs (talks to `trainforge serve`).", no_args_is_help=True)
-UrlOption = Annotated[str, typer.Option("--url", envvar="TRAINFORGE_URL", help="Base URL of the trainforge API.")]
-
-
-@app.callback()
-def _options(
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="TRAINFORGE_API_KEY",
-            help="API key. Default: the local admin key that `trainforge serve` keeps in its home.",
-        ),
-    ] = None,
-    home: Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")] = None,
-) -> None:
-    _auth["key"] = api_key or read_local_key(load_settings(home=home))
-
-
-_auth: dict[str, str | None] = {"key": None}
-DEFAULT_URL = "http://127.0.0.1:8000"
+app.callback()(configure)
 JOBS = "/ai/training/jobs"
-
-
-def _call(url: str, method: str, path: str, **kwargs: Any) -> dict:
-    headers = {"Authorization": f"Bearer {_auth['key']}"} if _auth["key"] else {}
-    try:
-        response = httpx.request(method, url.rstrip("/") + path, timeout=30, headers=headers, **kwargs)
-    except httpx.HTTPError as error:
-        errors.print(f"[red]cannot reach {url}[/]: {error}. Is `trainforge serve` running?")
-        raise typer.Exit(2) from None
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    if response.is_error:
-        field = f" (field: {body['field']})" if body.get("field") else ""
-        errors.print(f"[red]{response.status_code}[/] {body.get('message', response.text)}{field}")
-        raise typer.Exit(1)
-    return body
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -97,42 +78,24 @@ def job_body(
     }
 
 
-def _view(body: dict) -> JobView:
-    return JobView(
-        body["status"],
-        body["progress"],
-        body.get("current_step"),
-        body.get("metrics"),
-        body.get("model_id"),
-        body.get("error_message"),
-    )
-
-
-def _report(view: JobView) -> None:
-    if view.metrics:
-        console.print(metrics_table(view.metrics))
-    if view.status == "completed":
-        console.print(f"[green]completed[/]: model_id [bold]{view.model_id}[/]")
-    else:
-        console.print(f"[red]{view.status}[/]: {view.error_message or ''}")
+def _poll(api: ApiClient, job_id: str) -> JobView:
+    return JobView.of(api.get(f"{JOBS}/{job_id}"))
 
 
 @app.command("submit")
 def submit(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id.")],
-    model_name: Annotated[str, typer.Option("--model-name", help="Registered model name.")],
-    feature_set: Annotated[str, typer.Option("--feature-set", help="Feature set to train on.")],
-    target: Annotated[str, typer.Option("--target", help="Column to forecast.")] = "load_kw",
-    horizon: Annotated[int, typer.Option("--horizon", help="Steps ahead.")] = 24,
-    start: Annotated[str | None, typer.Option("--start", help="First timestamp (ISO 8601).")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="End timestamp, exclusive (ISO 8601).")] = None,
-    priority: Annotated[str, typer.Option("--priority", help="low, normal, high, urgent or an integer.")] = "normal",
-    param: Annotated[list[str] | None, typer.Option("--param", help="Hyperparameter NAME=VALUE (repeatable).")] = None,
-    config_file: Annotated[
-        Path | None, typer.Option("--config-file", exists=True, help="JSON with the full `config` object.")
-    ] = None,
+    tenant: TenantOption,
+    model_name: ModelNameOption,
+    feature_set: FeatureSetOption,
+    target: TargetOption = "load_kw",
+    horizon: HorizonOption = 24,
+    start: StartOption = None,
+    end: EndOption = None,
+    priority: PriorityOption = "normal",
+    param: HyperparamOption = None,
+    config_file: ConfigFileOption = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job with a progress bar until it ends.")] = False,
-    url: UrlOption = DEFAULT_URL,
+    url: ApiUrlOption = DEFAULT_API_URL,
 ) -> None:
     """Submit a forecast training job."""
     body = job_body(
@@ -147,38 +110,28 @@ def submit(
         start=start,
         end=end,
     )
-    accepted = _call(url, "POST", f"{JOBS}/start", json=body)
+    api = connect(url)
+    accepted = api.call("POST", f"{JOBS}/start", json=body)
     console.print(f"queued job [bold]{accepted['job_id']}[/]")
     if wait:
-        _report(follow_job(lambda: _view(_call(url, "GET", f"{JOBS}/{accepted['job_id']}")), console))
+        print_outcome(follow_job(lambda: _poll(api, accepted["job_id"]), console), console)
 
 
 @app.command("get")
-def get(job_id: str, url: UrlOption = DEFAULT_URL) -> None:
+def get(job_id: str, url: ApiUrlOption = DEFAULT_API_URL) -> None:
     """Show one job."""
-    console.print_json(data=_call(url, "GET", f"{JOBS}/{job_id}"))
+    console.print_json(data=connect(url).get(f"{JOBS}/{job_id}"))
 
 
 @app.command("watch")
-def watch(job_id: str, url: UrlOption = DEFAULT_URL) -> None:
+def watch(job_id: str, url: ApiUrlOption = DEFAULT_API_URL) -> None:
     """Follow a job with a progress bar until it ends."""
-    _report(follow_job(lambda: _view(_call(url, "GET", f"{JOBS}/{job_id}")), console))
+    api = connect(url)
+    print_outcome(follow_job(lambda: _poll(api, job_id), console), console)
 
 
-@app.command("list")
-def list_(
-    tenant: Annotated[str | None, typer.Option("--tenant")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="queued, running, completed, failed, cancelled")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 20,
-    page: Annotated[int, typer.Option("--page")] = 1,
-    url: UrlOption = DEFAULT_URL,
-) -> None:
-    """List jobs, newest first."""
-    params = {k: v for k, v in {"tenant_id": tenant, "status": status, "limit": limit, "page": page}.items() if v}
-    body = _call(url, "GET", JOBS, params=params)
-    table = Table(title=f"Jobs (page {body['page']}, {body['total']} in all)")
+def jobs_table(body: dict) -> Table:
+    table = Table(title=page_title("Jobs", body))
     for column in ("job_id", "tenant", "model", "status", "progress", "created", "MAE", "model_id"):
         table.add_column(column)
     for job in body["jobs"]:
@@ -193,33 +146,71 @@ def list_(
             f"{mae:,.3f}" if mae is not None else "",
             job.get("model_id") or "",
         )
-    console.print(table)
+    return table
+
+
+list_command(app, JOBS, jobs_table, noun="jobs", statuses=JOB_STATUSES, order="newest first")
+
+
+def _print_line(line: dict) -> None:
+    # Plain text, not Rich markup: a log line may hold brackets, and is meant to be piped and grepped.
+    console.print(
+        f"{line['timestamp'][:19]} {line['level']:<7} {line['step'] or '-':<9} {line['message']}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def follow_logs(api: ApiClient, job_id: str, *, tail: int | None, interval: float = 1.0) -> str:
+    """Print the job's log (its last ``tail`` lines first, if given), then each new line as it is written, until
+    the job ends; return its final status.
+
+    The status is read before the lines: once it is final, the lines read after it include the job's last ones.
+    """
+    after = 0
+    while True:
+        status = api.get(f"{JOBS}/{job_id}")["status"]
+        lines = api.get(f"{JOBS}/{job_id}/logs", tail=tail if after == 0 else None, since=after)["logs"]
+        for line in lines:
+            _print_line(line)
+            after = line["log_id"]
+        if status in TERMINAL_STATUSES:
+            return status
+        time.sleep(interval)
 
 
 @app.command("logs")
 def logs(
     job_id: str,
-    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
-    url: UrlOption = DEFAULT_URL,
+    tail: Annotated[int | None, typer.Option("--tail", min=1, help="Only the last N lines.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the job ends (Ctrl-C stops).")
+    ] = False,
+    url: ApiUrlOption = DEFAULT_API_URL,
 ) -> None:
-    """Print a job's log."""
-    body = _call(url, "GET", f"{JOBS}/{job_id}/logs", params={"tail": tail} if tail else None)
-    for line in body["logs"]:
-        console.print(
-            f"{line['timestamp'][:19]} {line['level']:<7} {line['step'] or '-':<9} {line['message']}",
-            markup=False,
-            highlight=False,
-        )
+    """Print a job's log. With --follow, exit 0 if the job completed, 1 if it failed or was cancelled."""
+    api = connect(url)
+    if not follow:
+        for line in api.get(f"{JOBS}/{job_id}/logs", tail=tail)["logs"]:
+            _print_line(line)
+        return
+    try:
+        status = follow_logs(api, job_id, tail=tail)
+    except KeyboardInterrupt:
+        errors.print(f"stopped following; the job goes on. `trainforge jobs logs {job_id} --follow` follows it again.")
+        raise typer.Exit(130) from None
+    errors.print(f"job {job_id} {status}")
+    raise typer.Exit(0 if status == "completed" else 1)
 
 
 @app.command("cancel")
-def cancel(job_id: str, url: UrlOption = DEFAULT_URL) -> None:
+def cancel(job_id: str, url: ApiUrlOption = DEFAULT_API_URL) -> None:
     """Cancel a queued or running job."""
-    console.print(_call(url, "DELETE", f"{JOBS}/{job_id}")["message"])
+    console.print(connect(url).call("DELETE", f"{JOBS}/{job_id}")["message"])
 
 
 @app.command("retry")
-def retry(job_id: str, url: UrlOption = DEFAULT_URL) -> None:
+def retry(job_id: str, url: ApiUrlOption = DEFAULT_API_URL) -> None:
     """Queue a failed job again."""
-    body = _call(url, "POST", f"{JOBS}/{job_id}/retry")
+    body = connect(url).call("POST", f"{JOBS}/{job_id}/retry")
     console.print(f"job {body['job_id']} is {body['status']}")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from trainforge.cli.context import console, open_database, settings_for
+from trainforge.cli.listing import as_json, print_page
+from trainforge.cli.options import HomeOption, Output, OutputOption
 from trainforge.tenancy import KeyStore
+from trainforge.tenancy.keys import ApiKey
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
-HomeOption = Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")]
 
 
 @app.command("create")
@@ -35,10 +36,16 @@ def create(
 @app.command("list")
 def list_(
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    output: OutputOption = Output.TABLE,
     home: HomeOption = None,
 ) -> None:
     """List keys (never their secrets)."""
     keys = KeyStore(open_database(settings_for(home))).list(tenant)
+    body = {"keys": [as_json(key) for key in keys], "total": len(keys)}
+    print_page(body, output, lambda _body: _keys_table(keys))
+
+
+def _keys_table(keys: list[ApiKey]) -> Table:
     table = Table(title="API keys")
     for column in ("key_id", "tenant", "name", "admin", "created", "revoked"):
         table.add_column(column)
@@ -51,7 +58,7 @@ def list_(
             key.created_at.isoformat(timespec="seconds"),
             key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
         )
-    console.print(table)
+    return table
 
 
 @app.command("revoke")

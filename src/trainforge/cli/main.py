@@ -11,7 +11,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 import signal
 import threading
-from pathlib import Path
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -19,6 +19,7 @@ import typer
 from trainforge.cli import db, features, jobs, keys, studies
 from trainforge.cli import schedules as schedules_cli
 from trainforge.cli.context import configure_logging, console, errors, open_database, settings_for
+from trainforge.cli.options import HomeOption, VerboseOption
 from trainforge.errors import TrainforgeError
 
 app = typer.Typer(
@@ -26,14 +27,30 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"trainforge {version('trainforge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """trainforge: train, tune, version and promote time-series models."""
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(features.app, name="features")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(keys.app, name="keys")
 app.add_typer(schedules_cli.app, name="schedules")
 app.add_typer(studies.app, name="studies")
-
-HomeOption = Annotated[Path | None, typer.Option("--home", envvar="TRAINFORGE_HOME", help="trainforge home.")]
 
 
 @app.command()
@@ -42,7 +59,7 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only; run workers elsewhere.")] = False,
     home: HomeOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the HTTP API, with one embedded worker unless --no-worker."""
     import uvicorn
@@ -65,7 +82,7 @@ def worker(
         int | None, typer.Option("--concurrency", "-c", min=1, max=64, help="Jobs at once (default: settings).")
     ] = None,
     home: HomeOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Claim queued jobs and train them on Ray. SIGTERM or Ctrl-C drains: no new claims, running jobs get
     TRAINFORGE_DRAIN_SECONDS to finish, then go back to the queue."""
@@ -102,7 +119,7 @@ def worker(
 
 
 @app.command()
-def scheduler(home: HomeOption = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def scheduler(home: HomeOption = None, verbose: VerboseOption = False) -> None:
     """Queue the jobs of due schedules, until SIGTERM or Ctrl-C. Any number may run: each due time fires once.
     (`trainforge serve` runs one itself unless --no-worker.)"""
     from trainforge.jobs.store import JobStore

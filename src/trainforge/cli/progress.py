@@ -24,6 +24,18 @@ class JobView:
     model_id: str | None
     error_message: str | None
 
+    @classmethod
+    def of(cls, body: dict) -> JobView:
+        """The view of a job as the API answers it (``GET /ai/training/jobs/{job_id}``)."""
+        return cls(
+            body["status"],
+            body["progress"],
+            body.get("current_step"),
+            body.get("metrics"),
+            body.get("model_id"),
+            body.get("error_message"),
+        )
+
 
 def follow_job(poll: Callable[[], JobView], console: Console, *, interval: float = 0.5) -> JobView:
     """Show a progress bar until the job ends; return its final state."""
@@ -58,3 +70,13 @@ def metrics_table(metrics: dict) -> Table:
         ratio = f"{model / baseline:.2f}" if baseline else "-"
         table.add_row(name.upper(), f"{model:,.3f}", f"{baseline:,.3f}" if baseline is not None else "-", ratio)
     return table
+
+
+def print_outcome(view: JobView, console: Console) -> None:
+    """How a job ended: its test metrics, then its model_id, or why it did not complete."""
+    if view.metrics:
+        console.print(metrics_table(view.metrics))
+    if view.status == "completed":
+        console.print(f"[green]completed[/]: model_id [bold]{view.model_id}[/]")
+    else:
+        console.print(f"[red]{view.status}[/]: {view.error_message or ''}")

@@ -14,16 +14,35 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from trainforge.cli.client import ApiClient, configure, connect
 from trainforge.cli.context import console, errors
-from trainforge.cli.jobs import DEFAULT_URL, UrlOption, _call, _options, _report, _view, job_body
-from trainforge.cli.progress import TERMINAL_STATUSES
+from trainforge.cli.jobs import job_body
+from trainforge.cli.listing import list_command, page_title, print_page
+from trainforge.cli.options import (
+    DEFAULT_API_URL,
+    JOB_STATUSES,
+    ApiUrlOption,
+    ConfigFileOption,
+    EndOption,
+    FeatureSetOption,
+    HorizonOption,
+    Output,
+    OutputOption,
+    PageOption,
+    PageSizeOption,
+    PriorityOption,
+    StartOption,
+    TargetOption,
+    TenantOption,
+)
+from trainforge.cli.progress import TERMINAL_STATUSES, JobView, print_outcome
 from trainforge.pipeline.config import OptimizationStrategy
 
 app = typer.Typer(
     help="Start, follow, inspect and cancel hyperparameter optimisation studies (talks to `trainforge serve`).",
     no_args_is_help=True,
 )
-app.callback()(_options)  # the same --api-key/--home handling as `trainforge jobs`
+app.callback()(configure)  # --api-key and --home, as for `trainforge jobs`
 OPTIMIZE = "/ai/training/optimize"
 SPACE_EXAMPLE = """'learning_rate={"type":"float","low":0.01,"high":0.3,"log":true}'"""
 
@@ -181,40 +200,40 @@ def best_trial_table(best: dict) -> Table:
     return table
 
 
-def _finish(url: str, study: dict) -> None:
+def _finish(api: ApiClient, study: dict) -> None:
     """After following a study: its best trial, then its job's test metrics and model_id (or why it ended)."""
     if study["best_trial"]:
         console.print(best_trial_table(study["best_trial"]))
-    _report(_view(_call(url, "GET", study["job_url"])))
+    print_outcome(JobView.of(api.get(study["job_url"])), console)
     if study["status"] != "completed":
         raise typer.Exit(1)
 
 
-def _follow(url: str, study_id: str) -> None:
+def _follow(api: ApiClient, study_id: str) -> None:
     try:
-        study = follow_study(lambda: _call(url, "GET", f"{OPTIMIZE}/{study_id}"))
+        study = follow_study(lambda: api.get(f"{OPTIMIZE}/{study_id}"))
     except KeyboardInterrupt:
         errors.print(
             f"stopped following; the study goes on. `trainforge studies watch {study_id}` follows it again, "
             f"`trainforge studies cancel {study_id}` stops it."
         )
         raise typer.Exit(130) from None
-    _finish(url, study)
+    _finish(api, study)
 
 
 @app.command("start")
 def start(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id.")],
+    tenant: TenantOption,
     study_name: Annotated[str, typer.Option("--name", help="Study name, unique within the tenant.")],
-    feature_set: Annotated[str, typer.Option("--feature-set", help="Feature set to train on.")],
+    feature_set: FeatureSetOption,
     model_type: Annotated[str, typer.Option("--model-type", help="Model family.")] = "forecast",
     model_name: Annotated[
         str | None, typer.Option("--model-name", help="Registered model name of the best fit. Default: the study's.")
     ] = None,
-    target: Annotated[str, typer.Option("--target", help="Column to forecast.")] = "load_kw",
-    horizon: Annotated[int, typer.Option("--horizon", help="Steps ahead.")] = 24,
-    start_date: Annotated[str | None, typer.Option("--start", help="First timestamp (ISO 8601).")] = None,
-    end_date: Annotated[str | None, typer.Option("--end", help="End timestamp, exclusive (ISO 8601).")] = None,
+    target: TargetOption = "load_kw",
+    horizon: HorizonOption = 24,
+    start_date: StartOption = None,
+    end_date: EndOption = None,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -226,10 +245,7 @@ def start(
     space_file: Annotated[
         Path | None, typer.Option("--space-file", exists=True, dir_okay=False, help="JSON object: the search space.")
     ] = None,
-    config_file: Annotated[
-        Path | None,
-        typer.Option("--config-file", exists=True, dir_okay=False, help="JSON with the `config` (data, splits)."),
-    ] = None,
+    config_file: ConfigFileOption = None,
     strategy: Annotated[
         str, typer.Option("--strategy", help=f"Optuna sampler: {', '.join(get_args(OptimizationStrategy))}.")
     ] = "tpe",
@@ -239,11 +255,11 @@ def start(
         float | None, typer.Option("--timeout", help="End the study this many seconds after it starts.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampler seed, for a reproducible study.")] = None,
-    priority: Annotated[str, typer.Option("--priority", help="low, normal, high, urgent or an integer.")] = "normal",
+    priority: PriorityOption = "normal",
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow the trials with a progress bar, then show the best one.")
     ] = False,
-    url: UrlOption = DEFAULT_URL,
+    url: ApiUrlOption = DEFAULT_API_URL,
 ) -> None:
     """Queue a study: N trials over a search space, then a fit of the best trial, registered as a model.
 
@@ -267,29 +283,30 @@ def start(
         seed=seed,
         priority=priority,
     )
-    accepted = _call(url, "POST", f"{OPTIMIZE}/start", json=body)
+    api = connect(url)
+    accepted = api.call("POST", f"{OPTIMIZE}/start", json=body)
     console.print(
         f"queued study [bold]{accepted['study_id']}[/] ({escape(accepted['study_name'])}, "
         f"{accepted['n_trials']} trials) as job {accepted['job_id']}"
     )
     if wait:
-        _follow(url, accepted["study_id"])
+        _follow(api, accepted["study_id"])
 
 
 @app.command("watch")
-def watch(study_id: str, url: UrlOption = DEFAULT_URL) -> None:
+def watch(study_id: str, url: ApiUrlOption = DEFAULT_API_URL) -> None:
     """Follow a study with a progress bar until it ends, then show its best trial."""
-    _follow(url, study_id)
+    _follow(connect(url), study_id)
 
 
 @app.command("show")
 def show(
     study_id: str,
     as_json: Annotated[bool, typer.Option("--json", help="The whole study as JSON (with its search space).")] = False,
-    url: UrlOption = DEFAULT_URL,
+    url: ApiUrlOption = DEFAULT_API_URL,
 ) -> None:
     """Show a study: status, trial counts and the best trial so far."""
-    study = _call(url, "GET", f"{OPTIMIZE}/{study_id}")
+    study = connect(url).get(f"{OPTIMIZE}/{study_id}")
     if as_json:
         console.print_json(data=study)
         return
@@ -325,24 +342,11 @@ def show(
         console.print("no trial complete yet")
 
 
-@app.command("trials")
-def trials(
-    study_id: str,
-    limit: Annotated[int, typer.Option("--limit", help="Trials per page.")] = 20,
-    offset: Annotated[int, typer.Option("--offset", help="Skip this many trials (in trial order).")] = 0,
-    state: Annotated[
-        str | None, typer.Option("--state", help="Only trials in this state: running, complete, pruned or fail.")
-    ] = None,
-    url: UrlOption = DEFAULT_URL,
-) -> None:
-    """List a study's trials in trial order, one page at a time."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    if state:
-        params["state"] = state.upper()  # the API takes Optuna's names (COMPLETE, ...); any case will do here
-    body = _call(url, "GET", f"{OPTIMIZE}/{study_id}/trials", params=params)
+def trials_table(body: dict, state: str | None = None) -> Table:
     shown = len(body["trials"])
-    where = f"{offset + 1}-{offset + shown} of {body['total']}" if shown else f"none of {body['total']}"
-    table = Table(title=f"Trials {where}" + (f" ({params['state']})" if state else ""))
+    first = (body["page"] - 1) * body["page_size"]
+    where = f"{first + 1}-{first + shown} of {body['total']}" if shown else f"none of {body['total']}"
+    table = Table(title=f"Trials {where}" + (f" ({state})" if state else ""))
     for column, justify in (("trial", "right"), ("state", "left"), ("MAE", "right"), ("RMSE", "right")):
         table.add_column(column, justify=justify)
     table.add_column("seconds", justify="right")
@@ -359,23 +363,28 @@ def trials(
             escape(_params(trial["params"])),
             escape(trial["error"] or ""),
         )
-    console.print(table)
+    return table
 
 
-@app.command("list")
-def list_(
-    tenant: Annotated[str | None, typer.Option("--tenant")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="queued, running, completed, failed, cancelled")
+@app.command("trials")
+def trials(
+    study_id: str,
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only trials in this state: running, complete, pruned or fail.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 20,
-    page: Annotated[int, typer.Option("--page")] = 1,
-    url: UrlOption = DEFAULT_URL,
+    page: PageOption = 1,
+    page_size: PageSizeOption = 20,
+    output: OutputOption = Output.TABLE,
+    url: ApiUrlOption = DEFAULT_API_URL,
 ) -> None:
-    """List studies, newest first."""
-    params = {k: v for k, v in {"tenant_id": tenant, "status": status, "limit": limit, "page": page}.items() if v}
-    body = _call(url, "GET", OPTIMIZE, params=params)
-    table = Table(title=f"Studies (page {body['page']}, {body['total']} in all)")
+    """List a study's trials in trial order, one page at a time."""
+    state = state.upper() if state else None  # the API takes Optuna's names (COMPLETE, ...); any case will do here
+    body = connect(url).get(f"{OPTIMIZE}/{study_id}/trials", state=state, page=page, page_size=page_size)
+    print_page(body, output, lambda page_body: trials_table(page_body, state))
+
+
+def studies_table(body: dict) -> Table:
+    table = Table(title=page_title("Studies", body))
     for column in ("study_id", "tenant", "name", "status", "strategy", "trials", "best MAE", "created", "model_id"):
         table.add_column(column, justify="right" if column in ("trials", "best MAE") else "left")
     for study in body["studies"]:
@@ -391,11 +400,14 @@ def list_(
             study["created_at"][:19],
             study["model_id"] or "",
         )
-    console.print(table)
+    return table
+
+
+list_command(app, OPTIMIZE, studies_table, noun="studies", statuses=JOB_STATUSES, order="newest first")
 
 
 @app.command("cancel")
-def cancel(study_id: str, url: UrlOption = DEFAULT_URL) -> None:
+def cancel(study_id: str, url: ApiUrlOption = DEFAULT_API_URL) -> None:
     """Cancel a queued or running study (its finished trials stay)."""
-    body = _call(url, "POST", f"{OPTIMIZE}/{study_id}/cancel")
+    body = connect(url).call("POST", f"{OPTIMIZE}/{study_id}/cancel")
     console.print(f"{body['message']}: study {body['study_id']} is {body['status']}")

@@ -123,8 +123,8 @@ class StudyStore:
         *,
         tenant_id: str | None = None,
         status: JobStatus | None = None,
-        limit: int = 20,
         page: int = 1,
+        page_size: int = 20,
     ) -> tuple[list[StudyRecord], int]:
         """A page of studies, newest first, and the total count matching the filters (``status``: the job's)."""
         conditions = []
@@ -141,8 +141,8 @@ class StudyStore:
             rows = conn.execute(
                 _STUDY_QUERY.where(*conditions)
                 .order_by(studies.created_at.desc(), studies.study_id)
-                .limit(limit)
-                .offset((page - 1) * limit)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
             ).mappings()
             return [StudyRecord.from_row(row) for row in rows], total
 
@@ -152,8 +152,8 @@ class StudyStore:
         *,
         tenant_id: str | None = None,
         state: TrialState | None = None,
-        limit: int = 20,
-        offset: int = 0,
+        page: int = 1,
+        page_size: int = 20,
     ) -> tuple[list[TrialRow], int]:
         """A page of the study's trials in trial order (all, or those in ``state``) and how many there are.
 
@@ -171,7 +171,11 @@ class StudyStore:
                 raise StudyNotFound(study_id)
             total = conn.execute(select(func.count()).select_from(hpo_trials).where(*conditions)).scalar_one()
             rows = conn.execute(
-                select(hpo_trials).where(*conditions).order_by(trials.trial_number).limit(limit).offset(offset)
+                select(hpo_trials)
+                .where(*conditions)
+                .order_by(trials.trial_number)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
             ).mappings()
             return [TrialRow.from_row(row) for row in rows], total
 

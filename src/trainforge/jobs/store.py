@@ -348,8 +348,8 @@ class JobStore:
         *,
         tenant_id: str | None = None,
         status: JobStatus | None = None,
-        limit: int = 20,
         page: int = 1,
+        page_size: int = 20,
     ) -> tuple[list[JobRecord], int]:
         """A page of jobs, newest first, and the total count matching the filters."""
         conditions = []
@@ -363,8 +363,8 @@ class JobStore:
                 select(training_jobs)
                 .where(*conditions)
                 .order_by(jobs.created_at.desc(), jobs.job_id)
-                .limit(limit)
-                .offset((page - 1) * limit)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
             ).mappings()
             return [JobRecord.from_row(row) for row in rows], total
 

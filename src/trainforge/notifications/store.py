@@ -59,13 +59,20 @@ class WebhookStore:
             conn.execute(insert(webhooks).values(**webhook.__dict__))
         return webhook
 
-    def list(self, *, tenant_id: str | None = None) -> list[Webhook]:
-        """The webhooks of ``tenant_id`` (of every tenant when None), oldest first."""
-        query = select(webhooks).order_by(hooks.created_at, hooks.webhook_id)
-        if tenant_id is not None:
-            query = query.where(hooks.tenant_id == tenant_id)
+    def list(self, *, tenant_id: str | None = None, page: int = 1, page_size: int = 20) -> tuple[list[Webhook], int]:
+        """A page of the webhooks of ``tenant_id`` (of every tenant when None), oldest first, and how many there
+        are."""
+        conditions = [] if tenant_id is None else [hooks.tenant_id == tenant_id]
         with read_transaction(self.engine) as conn:
-            return [Webhook.from_row(row) for row in conn.execute(query).mappings()]
+            total = conn.execute(select(func.count()).select_from(webhooks).where(*conditions)).scalar_one()
+            rows = conn.execute(
+                select(webhooks)
+                .where(*conditions)
+                .order_by(hooks.created_at, hooks.webhook_id)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).mappings()
+            return [Webhook.from_row(row) for row in rows], total
 
     def get(self, webhook_id: UUID, *, tenant_id: str | None = None) -> Webhook:
         with read_transaction(self.engine) as conn:
@@ -89,18 +96,27 @@ class WebhookStore:
         *,
         tenant_id: str | None = None,
         status: DeliveryStatus | None = None,
-        limit: int = 50,
-    ) -> list[Delivery]:
-        """The webhook's latest deliveries (newest job event first), each with its attempts in order."""
+        page: int = 1,
+        page_size: int = 50,
+    ) -> tuple[list[Delivery], int]:
+        """A page of the webhook's deliveries (newest job event first), each with its attempts in order, and how
+        many there are (all, or those in ``status``)."""
         conditions = [deliveries.webhook_id == webhook_id]
         if status is not None:
             conditions.append(deliveries.status == status.value)
         with read_transaction(self.engine) as conn:
             if conn.execute(self._select(webhook_id, tenant_id)).first() is None:
                 raise WebhookNotFound(webhook_id)
+            total = conn.execute(
+                select(func.count()).select_from(notification_deliveries).where(*conditions)
+            ).scalar_one()
             rows = (
                 conn.execute(
-                    select(notification_deliveries).where(*conditions).order_by(deliveries.event_id.desc()).limit(limit)
+                    select(notification_deliveries)
+                    .where(*conditions)
+                    .order_by(deliveries.event_id.desc())
+                    .limit(page_size)
+                    .offset((page - 1) * page_size)
                 )
                 .mappings()
                 .all()
@@ -121,7 +137,7 @@ class WebhookStore:
                             attempt["error"],
                         )
                     )
-        return [
+        found = [
             Delivery(
                 delivery_id=row["delivery_id"],
                 webhook_id=row["webhook_id"],
@@ -140,6 +156,7 @@ class WebhookStore:
             )
             for row in rows
         ]
+        return found, total
 
     @staticmethod
     def _select(webhook_id: UUID, tenant_id: str | None):

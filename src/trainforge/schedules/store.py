@@ -106,8 +106,8 @@ class ScheduleStore:
         *,
         tenant_id: str | None = None,
         status: ScheduleStatus | None = None,
-        limit: int = 20,
         page: int = 1,
+        page_size: int = 20,
     ) -> tuple[list[ScheduleRecord], int]:
         """A page of schedules, oldest first, and the total count matching the filters."""
         conditions = []
@@ -121,8 +121,8 @@ class ScheduleStore:
                 select(schedules)
                 .where(*conditions)
                 .order_by(cols.created_at, cols.schedule_id)
-                .limit(limit)
-                .offset((page - 1) * limit)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
             ).mappings()
             return [ScheduleRecord.from_row(row) for row in rows], total
 

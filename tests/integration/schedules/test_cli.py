@@ -5,43 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
-
-from trainforge.api.app import create_app
-from trainforge.cli import jobs as jobs_cli
-from trainforge.cli.main import app as cli
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
 
 
 @pytest.fixture
-def run(engine, tmp_path, monkeypatch):
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1",
-        "demo_load",
-        generate_demo_load(n_series=1, periods=24 * 40),
-        timestamp_col="timestamp",
-        series_col="site_id",
-    )
-    token = KeyStore(engine).create("t1", name="cli").token
-    with TestClient(create_app(settings)) as client:
-
-        def request(method, url, *, timeout=None, **kwargs):
-            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
-
-        monkeypatch.setattr(jobs_cli.httpx, "request", request)
-        runner = CliRunner()
-
-        def invoke(*args: str):
-            result = runner.invoke(cli, ["schedules", "--api-key", token, *args, "--url", "http://testserver"])
-            return result
-
-        yield invoke
+def run(cli_api):
+    return lambda *args: cli_api.run("schedules", *args)
 
 
 def test_create_list_pause_resume_delete(run):

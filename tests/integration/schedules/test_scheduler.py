@@ -87,7 +87,7 @@ def test_schedulers_racing_in_threads_on_the_same_now_fire_each_due_time_once(en
     finally:
         for e in engines:
             e.dispose()
-    assert jobs.list(limit=100)[1] == 4 * 5
+    assert jobs.list(page_size=100)[1] == 4 * 5
     for schedule in created:
         firings = schedules.firings(schedule.schedule_id)
         assert [f.due_at.hour for f in firings] == [1, 2, 3, 4, 5]

@@ -17,6 +17,7 @@ from trainforge.api.deps import (
     ScheduleStoreDep,
     authenticate,
 )
+from trainforge.api.paging import PageQueryDep
 from trainforge.api.responses import COMMON, FORBIDDEN, conflict, not_found
 from trainforge.api.schemas import (
     JOBS_PREFIX,
@@ -99,16 +100,15 @@ async def get_job(job_id: UUID, store: JobStoreDep, keys: KeyStoreDep, credentia
 def list_jobs(
     store: JobStoreDep,
     principal: PrincipalDep,
+    paging: PageQueryDep,
     tenant_id: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern, description="Default: the key's.")] = None,
     status: Annotated[JobStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> JobList:
-    """Jobs, newest first, filtered by tenant and status, one page at a time. An admin key without ``tenant_id``
-    lists every tenant's jobs."""
+    """Jobs, newest first, filtered by tenant and status, one page at a time (``page``, ``page_size`` or its alias
+    ``limit``). An admin key without ``tenant_id`` lists every tenant's jobs."""
     tenant = principal.act_for(tenant_id)
-    records, total = store.list(tenant_id=tenant, status=status, limit=limit, page=page)
-    return JobList(jobs=[JobSummary.of(r) for r in records], total=total, page=page, page_size=limit)
+    records, total = store.list(tenant_id=tenant, status=status, page=paging.page, page_size=paging.page_size)
+    return JobList(jobs=[JobSummary.of(r) for r in records], **paging.answer(total))
 
 
 @router.delete("/{job_id}", response_model=JobCancelled, responses={**NOT_FOUND, **CONFLICT})

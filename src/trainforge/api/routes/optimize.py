@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from trainforge.api.deps import FeatureStoreDep, JobStoreDep, PrincipalDep, StudyStoreDep
+from trainforge.api.paging import Page, PageQueryDep, page_query
 from trainforge.api.responses import COMMON, FORBIDDEN, conflict, not_found
 from trainforge.api.schemas import JOBS_PREFIX, ErrorBody
 from trainforge.hpo.records import StudyRecord, TrialRow, TrialState
@@ -81,11 +82,8 @@ class StudyDetail(BaseModel):
         )
 
 
-class StudyList(BaseModel):
+class StudyList(Page):
     studies: list[StudyDetail]
-    total: int
-    page: int
-    page_size: int
 
 
 class TrialEntry(BaseModel):
@@ -108,12 +106,9 @@ class TrialEntry(BaseModel):
         return cls.model_validate(fields | {"trial_id": trial.number})
 
 
-class TrialList(BaseModel):
+class TrialList(Page):
     study_id: UUID
     trials: list[TrialEntry]
-    total: int = Field(description="How many trials match the filter (all pages).")
-    limit: int
-    offset: int
 
 
 class StudyCancelled(BaseModel):
@@ -129,6 +124,7 @@ router = APIRouter(
     responses=COMMON,
 )
 NOT_FOUND = not_found("study")
+TrialPageDep = page_query(max_size=1000)  # a study has up to 10,000 trials: allow bigger pages of them
 NAME_TAKEN = {409: {"model": ErrorBody, "description": "The tenant already has a study of this name."}}
 
 
@@ -161,15 +157,15 @@ def start_study(
 def list_studies(
     studies: StudyStoreDep,
     principal: PrincipalDep,
+    paging: PageQueryDep,
     tenant_id: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern, description="Default: the key's.")] = None,
     status: Annotated[JobStatus | None, Query(description="Only studies whose job has this status.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> StudyList:
-    """Studies, newest first, one page at a time. An admin key without ``tenant_id`` lists every tenant's."""
+    """Studies, newest first, one page at a time (``page``, ``page_size`` or its alias ``limit``). An admin key
+    without ``tenant_id`` lists every tenant's."""
     tenant = principal.act_for(tenant_id)
-    records, total = studies.list(tenant_id=tenant, status=status, limit=limit, page=page)
-    return StudyList(studies=[StudyDetail.of(r) for r in records], total=total, page=page, page_size=limit)
+    records, total = studies.list(tenant_id=tenant, status=status, page=paging.page, page_size=paging.page_size)
+    return StudyList(studies=[StudyDetail.of(r) for r in records], **paging.answer(total))
 
 
 @router.get("/{study_id}", response_model=StudyDetail, responses=NOT_FOUND)
@@ -183,17 +179,15 @@ def list_trials(
     study_id: UUID,
     studies: StudyStoreDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many trials (in trial order).")] = 0,
+    paging: TrialPageDep,
     state: Annotated[TrialState | None, Query(description="Only trials in this state.")] = None,
 ) -> TrialList:
-    """The study's trials in trial order, one page at a time, and how many there are."""
+    """The study's trials in trial order, one page at a time (``page``, ``page_size`` up to 1000 or its alias
+    ``limit``), and how many match ``state`` in all."""
     rows, total = studies.list_trials(
-        study_id, tenant_id=principal.tenant_scope, state=state, limit=limit, offset=offset
+        study_id, tenant_id=principal.tenant_scope, state=state, page=paging.page, page_size=paging.page_size
     )
-    return TrialList(
-        study_id=study_id, trials=[TrialEntry.of(row) for row in rows], total=total, limit=limit, offset=offset
-    )
+    return TrialList(study_id=study_id, trials=[TrialEntry.of(row) for row in rows], **paging.answer(total))
 
 
 @router.post("/{study_id}/cancel", response_model=StudyCancelled, responses={**NOT_FOUND, **conflict("study")})

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from trainforge.api.deps import FeatureStoreDep, PrincipalDep, ScheduleStoreDep
+from trainforge.api.paging import Page, PageQueryDep
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
 from trainforge.names import TENANT_PATTERN
 from trainforge.schedules import ScheduleRecord, ScheduleRequest, ScheduleStatus, create_schedule
@@ -36,11 +37,8 @@ class ScheduleDetail(BaseModel):
         return cls.model_validate(schedule, from_attributes=True)
 
 
-class ScheduleList(BaseModel):
+class ScheduleList(Page):
     schedules: list[ScheduleDetail]
-    total: int
-    page: int
-    page_size: int
 
 
 class ScheduleDeleted(BaseModel):
@@ -77,15 +75,15 @@ def create(
 def list_schedules(
     schedules: ScheduleStoreDep,
     principal: PrincipalDep,
+    paging: PageQueryDep,
     tenant_id: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern, description="Default: the key's.")] = None,
     status: Annotated[ScheduleStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> ScheduleList:
-    """Schedules, oldest first, one page at a time. An admin key without ``tenant_id`` lists every tenant's."""
+    """Schedules, oldest first, one page at a time (``page``, ``page_size`` or its alias ``limit``). An admin key
+    without ``tenant_id`` lists every tenant's."""
     tenant = principal.act_for(tenant_id)
-    records, total = schedules.list(tenant_id=tenant, status=status, limit=limit, page=page)
-    return ScheduleList(schedules=[ScheduleDetail.of(r) for r in records], total=total, page=page, page_size=limit)
+    records, total = schedules.list(tenant_id=tenant, status=status, page=paging.page, page_size=paging.page_size)
+    return ScheduleList(schedules=[ScheduleDetail.of(r) for r in records], **paging.answer(total))
 
 
 @router.get("/{schedule_id}", response_model=ScheduleDetail, responses=NOT_FOUND)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from trainforge.api.deps import PrincipalDep, SettingsDep, WebhookStoreDep
+from trainforge.api.paging import Page, PageQueryDep, page_query
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
 from trainforge.errors import InvalidInput
 from trainforge.names import TENANT_PATTERN
@@ -26,6 +27,7 @@ router = APIRouter(
     responses=COMMON,
 )
 NOT_FOUND = not_found("webhook")
+DeliveryPageDep = page_query(default_size=50)
 
 
 class WebhookDetail(BaseModel):
@@ -44,7 +46,7 @@ class WebhookDetail(BaseModel):
         )
 
 
-class WebhookList(BaseModel):
+class WebhookList(Page):
     webhooks: list[WebhookDetail]
 
 
@@ -85,7 +87,7 @@ class DeliveryEntry(BaseModel):
         )
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(Page):
     webhook_id: UUID
     deliveries: list[DeliveryEntry]
 
@@ -110,11 +112,14 @@ def create_webhook(
 def list_webhooks(
     store: WebhookStoreDep,
     principal: PrincipalDep,
+    paging: PageQueryDep,
     tenant_id: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern, description="Default: the key's.")] = None,
 ) -> WebhookList:
-    """The tenant's webhooks, oldest first. An admin key without ``tenant_id`` lists every tenant's."""
+    """The tenant's webhooks, oldest first, one page at a time (``page``, ``page_size`` or its alias ``limit``).
+    An admin key without ``tenant_id`` lists every tenant's."""
     tenant = principal.act_for(tenant_id)
-    return WebhookList(webhooks=[WebhookDetail.of(hook) for hook in store.list(tenant_id=tenant)])
+    hooks, total = store.list(tenant_id=tenant, page=paging.page, page_size=paging.page_size)
+    return WebhookList(webhooks=[WebhookDetail.of(hook) for hook in hooks], **paging.answer(total))
 
 
 @router.delete("/{webhook_id}", response_model=WebhookDeleted, responses=NOT_FOUND)
@@ -129,10 +134,12 @@ def webhook_deliveries(
     webhook_id: UUID,
     store: WebhookStoreDep,
     principal: PrincipalDep,
+    paging: DeliveryPageDep,
     status: Annotated[DeliveryStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeliveryList:
-    """The delivery log: the latest notifications (newest first), each with every attempt's HTTP status or
-    error and duration."""
-    found = store.deliveries(webhook_id, tenant_id=principal.tenant_scope, status=status, limit=limit)
-    return DeliveryList(webhook_id=webhook_id, deliveries=[DeliveryEntry.of(d) for d in found])
+    """The delivery log, newest first, one page at a time (``page``, ``page_size`` (default 50) or its alias
+    ``limit``): each notification with every attempt's HTTP status or error and duration."""
+    found, total = store.deliveries(
+        webhook_id, tenant_id=principal.tenant_scope, status=status, page=paging.page, page_size=paging.page_size
+    )
+    return DeliveryList(webhook_id=webhook_id, deliveries=[DeliveryEntry.of(d) for d in found], **paging.answer(total))
