@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationInfo
 
+from trainforge.errors import as_value_error
 from trainforge.names import NAME_PATTERN, TENANT_PATTERN, check_name, check_tenant
 
 __all__ = [
@@ -42,10 +43,7 @@ def _named_check(check):
     :class:`~trainforge.errors.InvalidInput` reported as the ``ValueError`` pydantic locates at that field."""
 
     def validate(value: str, info: ValidationInfo) -> str:
-        try:
-            return check(value, info.field_name or "value")
-        except Exception as error:  # InvalidInput carries the message naming the rule
-            raise ValueError(getattr(error, "message", str(error))) from None
+        return as_value_error(check, value, info.field_name or "value")
 
     return AfterValidator(validate)
 

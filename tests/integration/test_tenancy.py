@@ -22,7 +22,7 @@ from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
 from trainforge.settings import load_settings
 from trainforge.tenancy import KeyStore
-from trainforge.tenancy.local_key import ensure_local_admin_key, local_key_path
+from trainforge.tenancy._local_key import ensure_local_admin_key, local_key_path
 
 JOBS = "/ai/training/jobs"
 WEBHOOKS = "/ai/training/webhooks"

@@ -282,14 +282,3 @@ def test_concurrent_appends_are_serialised_and_none_is_lost(store):
     info = store.info("t1", "load")
     assert (info.version, info.row_count) == (7, 7 * 48)
     assert len(store.load("t1", "load")) == 7 * 48
-
-
-def test_public_surface_is_pinned():
-    import trainforge.features
-
-    assert sorted(trainforge.features.__all__) == [
-        "FeatureSetInfo",
-        "ParquetFeatureStore",
-        "generate_demo_load",
-        "infer_frequency",
-    ]

@@ -105,19 +105,3 @@ def test_default_search_space_uses_the_api_format():
     assert space["learning_rate"] == {"type": "float", "low": 0.01, "high": 0.3, "log": True}
     assert space["n_estimators"]["type"] == "int" and isinstance(space["n_estimators"]["low"], int)
     assert "early_stopping_rounds" not in space and set(space) <= set(PARAMS)
-
-
-def test_public_surface_is_pinned():
-    import trainforge.models
-
-    assert sorted(trainforge.models.__all__) == [
-        "DEFAULT_FAMILY",
-        "FAMILIES",
-        "ModelFamily",
-        "ParamSpec",
-        "family_for",
-        "get_family",
-        "seasonal_naive",
-        "seasonal_naive_lag",
-        "validate_hyperparams",
-    ]

@@ -1,8 +1,8 @@
 import pytest
 
 from trainforge.errors import Forbidden
-from trainforge.tenancy.keys import split_token
-from trainforge.tenancy.principal import Principal
+from trainforge.tenancy._keys import split_token
+from trainforge.tenancy._principal import Principal
 
 
 def test_a_tenant_key_acts_only_for_its_tenant():

@@ -23,7 +23,7 @@ from trainforge.registry import (
     next_version,
     parse_model_id,
 )
-from trainforge.registry.lineage import facts_from_tags, facts_of, facts_to_tags, run_params, version_tags
+from trainforge.registry._lineage import facts_from_tags, facts_of, facts_to_tags, run_params, version_tags
 
 PREVIOUS = VersionFacts(
     model_family="lightgbm",

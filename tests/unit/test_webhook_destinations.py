@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from trainforge.notifications.destinations import refused_destination
+from trainforge.notifications._destinations import refused_destination
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,7 @@ from trainforge.observability import ServiceMetricsCollector
 from trainforge.schedules import Scheduler, ScheduleStore
 from trainforge.settings import Settings
 from trainforge.startup import freeze_startup_objects
-from trainforge.tenancy import KeyStore
-from trainforge.tenancy.local_key import ensure_local_admin_key
+from trainforge.tenancy import KeyStore, ensure_local_admin_key
 
 logger = logging.getLogger(__name__)
 WorkerPoolHandle = Any  # trainforge.jobs.worker_pool.WorkerPool, imported lazily

@@ -19,7 +19,7 @@ from rich.markup import escape
 from trainforge.cli.context import errors
 from trainforge.cli.options import ApiKeyOption, HomeOption
 from trainforge.settings import load_settings
-from trainforge.tenancy.local_key import read_local_key
+from trainforge.tenancy import read_local_key
 
 # The key of the command being run: one command per process (or per CliRunner invocation, each of which runs its
 # group's callback again). Typer vendors Click, so the Click context is not ours to reach from a helper.

@@ -20,8 +20,7 @@ from trainforge.pipeline.config import TrainingConfig
 from trainforge.registry import ModelRegistry
 from trainforge.settings import Settings
 from trainforge.submission import JobRequest, submit_job
-from trainforge.tenancy import KeyStore
-from trainforge.tenancy.local_key import ensure_local_admin_key
+from trainforge.tenancy import KeyStore, ensure_local_admin_key
 
 DEMO_TENANT = "demo"
 DEMO_FEATURE_SET = "demo_load"

@@ -10,8 +10,7 @@ from rich.table import Table
 from trainforge.cli.context import console, open_database, settings_for
 from trainforge.cli.listing import as_json, print_page
 from trainforge.cli.options import HomeOption, Output, OutputOption
-from trainforge.tenancy import KeyStore
-from trainforge.tenancy.keys import ApiKey
+from trainforge.tenancy import ApiKey, KeyStore
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 

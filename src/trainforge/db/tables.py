@@ -110,7 +110,7 @@ api_keys = Table(
     Column("tenant_id", Text, nullable=False, index=True),
     Column("name", Text, nullable=False),
     Column("is_admin", Boolean, nullable=False, server_default="0"),
-    Column("key_hash", Text, nullable=False),  # sha256 of the secret (see trainforge.tenancy.keys)
+    Column("key_hash", Text, nullable=False),  # sha256 of the secret (see trainforge.tenancy._keys)
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )

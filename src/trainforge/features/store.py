@@ -35,7 +35,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from trainforge.errors import FeatureSetNotFound, InvalidInput
-from trainforge.features.canonical import SERIES_ID, TIMESTAMP, TIMESTAMP_TYPE, canonical_table
+from trainforge.features._canonical import SERIES_ID, TIMESTAMP, TIMESTAMP_TYPE, canonical_table
 from trainforge.features.frequency import infer_frequency
 from trainforge.features.info import FeatureSetInfo, read_meta, write_meta
 from trainforge.names import NAME_PATTERN, TENANT_PATTERN, check_name, check_tenant

@@ -17,7 +17,7 @@ and the job never disagree), and events that come close together share it:
 - What waits when the worker dies is lost with it; the next attempt's coordinator reports every trial the study
   had finished (:meth:`JobStudyListener.trials_resumed`), and they are written again.
 
-MLflow is told of each finished trial at once (:class:`~trainforge.hpo.study_runs.StudyRuns` logs them from
+MLflow is told of each finished trial at once (:class:`~trainforge.hpo._study_runs.StudyRuns` logs them from
 a thread of its own).
 """
 
@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from trainforge.db.engine import write_transaction
+from trainforge.hpo._study_runs import StudyRuns
 from trainforge.hpo.records import StudyRecord, TrialRecord
 from trainforge.hpo.store import StudyStore
-from trainforge.hpo.study_runs import StudyRuns
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore, LogInput

@@ -1,6 +1,6 @@
 """The tune step of a ``tune`` job: run (or resume) its study, then hand the best parameters to the fit.
 
-The ``tune`` kind (:mod:`trainforge.kinds.tune`) runs :func:`tune` before the train steps. The study's coordinator
+The ``tune`` kind (:mod:`trainforge.kinds._tune`) runs :func:`tune` before the train steps. The study's coordinator
 runs here, in the worker's thread, and its trials run on Ray (see :mod:`trainforge.hpo.coordinator`). While it runs,
 every finished trial is written to the study's mirror table (what ``GET /optimize/{id}/trials`` reads), to the
 job's progress and live metrics (``current_trial``, ``total_trials``, ``best_mae``, ``best_rmse``), to its logs, and
@@ -18,6 +18,7 @@ import optuna
 import ray
 
 from trainforge.errors import IllegalTransition, PipelineError
+from trainforge.hpo._study_runs import StudyRuns
 from trainforge.hpo.coordinator import StudyOutcome, StudySpec, TrialRecord, run_study
 from trainforge.hpo.optuna_storage import open_storage, optuna_study_name
 from trainforge.hpo.records import StudyRecord
@@ -25,7 +26,6 @@ from trainforge.hpo.space import SearchSpace, parse_search_space
 from trainforge.hpo.store import StudyStore
 from trainforge.hpo.study_data import prepare_study_data
 from trainforge.hpo.study_listener import TUNE_PROGRESS, JobStudyListener
-from trainforge.hpo.study_runs import StudyRuns
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.run import JobRun, WorkerDraining
 from trainforge.jobs.status import JobStatus

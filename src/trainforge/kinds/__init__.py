@@ -1,6 +1,6 @@
 """The kinds of job trainforge runs, and the standard worker that runs them.
 
-A kind is one module: :mod:`~trainforge.kinds.train` (fit, evaluate, register) and :mod:`~trainforge.kinds.tune`
+A kind is one module: :mod:`~trainforge.kinds._train` (fit, evaluate, register) and :mod:`~trainforge.kinds._tune`
 (a study, then the same). :func:`job_kinds` builds the mapping a :class:`~trainforge.jobs.worker.Worker` is given,
 :func:`standard_hooks` the hooks every job runs with (the Ray runtime, checkpoint cleanup), and
 :func:`make_worker`/:func:`make_worker_pool` put them together, as ``trainforge serve``, ``trainforge worker``
@@ -20,8 +20,8 @@ from trainforge.jobs.kind import JobKind
 from trainforge.jobs.store import JobStore
 from trainforge.jobs.worker import Worker
 from trainforge.jobs.worker_pool import WorkerPool
-from trainforge.kinds.train import TrainKind
-from trainforge.kinds.tune import TuneKind
+from trainforge.kinds._train import TrainKind
+from trainforge.kinds._tune import TuneKind
 from trainforge.registry import ModelRegistry
 from trainforge.settings import Settings
 

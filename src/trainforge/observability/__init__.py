@@ -4,6 +4,6 @@ The per-job CPU and memory figures come from inside the job's Ray task (:mod:`tr
 are stored with the job's metrics; this package only reads them. See docs/observability.md.
 """
 
-from trainforge.observability.collector import ServiceMetricsCollector
+from trainforge.observability._collector import ServiceMetricsCollector
 
 __all__ = ["ServiceMetricsCollector"]

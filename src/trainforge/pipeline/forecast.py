@@ -5,7 +5,7 @@ Each step is a plain public function (``load_training_data``, ``build_features``
 module strings them together, times them and reports. Given a checkpoint directory, it stores the output of the
 costly steps (``load``, ``fit``) and reuses those an earlier attempt stored (:mod:`trainforge.pipeline.checkpoints`).
 Registering the model is the caller's step. A config whose model family fits nothing (``seasonal_naive``) runs
-:func:`~trainforge.pipeline.baseline_only.run_baseline_pipeline` instead.
+:func:`~trainforge.pipeline._baseline_only.run_baseline_pipeline` instead.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models.families import get_family, validate_hyperparams
 from trainforge.models.family import ModelFamily
-from trainforge.pipeline.baseline_only import run_baseline_pipeline
+from trainforge.pipeline._baseline_only import run_baseline_pipeline
+from trainforge.pipeline._steps import baseline_forecast, checkpoint_notices, load_step, prediction_frame
 from trainforge.pipeline.checkpoints import StepCheckpoints, inputs_fingerprint
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
 from trainforge.pipeline.prepare import ForecastFeatures, TimeSplit, build_features, time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
-from trainforge.pipeline.steps import baseline_forecast, checkpoint_notices, load_step, prediction_frame
 
 
 def run_forecast_pipeline(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from trainforge.errors import InsufficientData, InvalidInput
 from trainforge.features.frequency import infer_frequency, steps_per
-from trainforge.pipeline.calendar import calendar_features
+from trainforge.pipeline._calendar import calendar_features
 
 SERIES_ID = "series_id"
 TIMESTAMP = "timestamp"

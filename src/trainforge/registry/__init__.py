@@ -6,10 +6,11 @@ Python, and :class:`ModelRegistry` is loaded on first access.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from trainforge.registry.records import JobIdentity, RegisteredVersion
-from trainforge.registry.versioning import (
+from trainforge._lazy import lazy_exports
+from trainforge.registry._records import JobIdentity, RegisteredVersion
+from trainforge.registry._versioning import (
     Bump,
     ModelId,
     SemVer,
@@ -21,7 +22,7 @@ from trainforge.registry.versioning import (
 )
 
 if TYPE_CHECKING:
-    from trainforge.registry.model_registry import ModelRegistry
+    from trainforge.registry._model_registry import ModelRegistry
 
 __all__ = [
     "Bump",
@@ -37,10 +38,4 @@ __all__ = [
     "parse_model_id",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "ModelRegistry":
-        from trainforge.registry.model_registry import ModelRegistry
-
-        return ModelRegistry
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"ModelRegistry": "trainforge.registry._model_registry"})

@@ -5,11 +5,11 @@ The API, the CLI's demo and schedules all come through here: :func:`submit_job` 
 firing, inside its own transaction). A ``tune`` job's study is created in the transaction that queues it.
 """
 
-from trainforge.submission.job_request import JobRequest
-from trainforge.submission.jobs import enqueue_job_in, prepare_job, submit_job
-from trainforge.submission.optimize import submit_study
-from trainforge.submission.studies import default_study_name, enqueue_with_study, enqueue_with_study_in
-from trainforge.submission.study_request import OptimizeRequest
+from trainforge.submission._job_request import JobRequest
+from trainforge.submission._jobs import enqueue_job_in, prepare_job, submit_job
+from trainforge.submission._optimize import submit_study
+from trainforge.submission._studies import default_study_name, enqueue_with_study, enqueue_with_study_in
+from trainforge.submission._study_request import OptimizeRequest
 
 __all__ = [
     "JobRequest",

@@ -5,8 +5,9 @@ Everything is loaded on first access, so importing the package costs nothing unt
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trainforge._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trainforge.tracking.mlflow_backend import MlflowBackend
@@ -25,8 +26,4 @@ _EXPORTS = {
 
 __all__ = ["MlflowBackend", "TrainingRuns", "experiment_name", "forecast_vs_actual", "mlflow_errors"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -98,7 +98,7 @@ def test_missed_due_times_coalesce_into_one_job(stores, caplog):
     schedules, jobs = stores
     schedule = create(schedules)
     later = datetime(2026, 1, 1, 6, 10, tzinfo=UTC)  # the clock jumps over 01:00 … 06:00
-    with caplog.at_level(logging.WARNING, logger="trainforge.schedules.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="trainforge.schedules._scheduler"):
         [firing] = Scheduler(schedules, jobs).fire_due(later)
     assert firing.due_at == datetime(2026, 1, 1, 1, tzinfo=UTC)
     assert firing.skipped == 5

@@ -89,7 +89,7 @@ def test_a_job_that_cannot_be_queued_releases_the_claim_and_fires_on_the_next_pa
         raise RuntimeError("database went away")  # ... and must vanish with it
 
     monkeypatch.setattr(jobs, "enqueue_in", broken_enqueue)
-    with caplog.at_level(logging.ERROR, logger="trainforge.schedules.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="trainforge.schedules._scheduler"):
         assert scheduler.fire_due(T0 + HOUR) == []
     assert "firing failed" in caplog.text
     assert schedules.firings(schedule.schedule_id) == []

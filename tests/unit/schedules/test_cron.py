@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from trainforge.errors import InvalidInput
-from trainforge.schedules.cron import MAX_COUNTED_MISSES, CronSchedule
+from trainforge.schedules._cron import MAX_COUNTED_MISSES, CronSchedule
 
 
 def utc(*args: int) -> datetime:

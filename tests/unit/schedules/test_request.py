@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from trainforge.schedules.cron import CronSchedule
-from trainforge.schedules.request import ScheduleRequest
+from trainforge.schedules._cron import CronSchedule
+from trainforge.schedules._request import ScheduleRequest
 
 
 def job_body(**changes):

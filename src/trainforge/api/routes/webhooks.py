@@ -15,8 +15,7 @@ from trainforge.api.paging import Page, PageQueryDep, page_query
 from trainforge.api.responses import COMMON, FORBIDDEN, not_found
 from trainforge.errors import InvalidInput
 from trainforge.names import TENANT_PATTERN
-from trainforge.notifications import Delivery, DeliveryStatus, Webhook, WebhookRequest
-from trainforge.notifications.destinations import refused_destination
+from trainforge.notifications import Delivery, DeliveryStatus, Webhook, WebhookRequest, refused_destination
 
 WEBHOOKS_PREFIX = "/ai/training/webhooks"
 

@@ -1,6 +1,6 @@
 """The steps both forecast pipelines share: loading the data (or reusing an earlier attempt's), the seasonal-naive
 forecast of the test rows, and the table of test predictions (:mod:`~trainforge.pipeline.forecast` and
-:mod:`~trainforge.pipeline.baseline_only`)."""
+:mod:`~trainforge.pipeline._baseline_only`)."""
 
 from __future__ import annotations
 

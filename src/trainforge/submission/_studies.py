@@ -1,8 +1,8 @@
 """A ``tune`` job's study: its search space checked at submission, and the study row created in the transaction
 that queues the job (so there is never a job without its study, or a study without its job).
 
-Two ways in: ``POST /ai/training/optimize/start`` (:func:`trainforge.submission.optimize.submit_study`) and a
-training job with ``config.enable_hpo`` (:func:`trainforge.submission.jobs.submit_job`). Either way the job's
+Two ways in: ``POST /ai/training/optimize/start`` (:func:`trainforge.submission._optimize.submit_study`) and a
+training job with ``config.enable_hpo`` (:func:`trainforge.submission._jobs.submit_job`). Either way the job's
 config carries the checked space (``hyperparams``) and the tuning (``tuning``), and the study row mirrors them.
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from trainforge.errors import Unauthorized
 from trainforge.settings import Settings
-from trainforge.tenancy.keys import KeyStore
+from trainforge.tenancy._keys import KeyStore
 
 LOCAL_TENANT = "local"
 LOCAL_KEY_NAME = "local-admin"

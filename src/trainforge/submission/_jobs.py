@@ -2,7 +2,7 @@
 
 A request becomes a :class:`~trainforge.jobs.records.NewJob` of one kind (``train``, or ``tune`` with
 ``config.enable_hpo``: :func:`trainforge.kinds.kind_for`); a ``tune`` job's study is created in the transaction
-that queues it (:mod:`trainforge.submission.studies`).
+that queues it (:mod:`trainforge.submission._studies`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from trainforge.jobs.records import JobRecord, NewJob
 from trainforge.jobs.store import JobStore
 from trainforge.kinds import TUNE, kind_for
 from trainforge.models.families import family_for, validate_hyperparams
-from trainforge.submission.job_request import JobRequest
-from trainforge.submission.studies import check_job_search_space, enqueue_with_study, enqueue_with_study_in
+from trainforge.submission._job_request import JobRequest
+from trainforge.submission._studies import check_job_search_space, enqueue_with_study, enqueue_with_study_in
 
 __all__ = ["enqueue_job_in", "prepare_job", "submit_job"]
 

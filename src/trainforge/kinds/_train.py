@@ -3,7 +3,7 @@
 Steps: ``train`` (the pipeline as one Ray task, load → prepare → fit → evaluate, whose events stream back as the
 job's log and progress) and ``register`` (the model version in MLflow, with its lineage; skipped when the config
 says ``register_model: false``). The ``tune`` kind runs the same steps after its study
-(:mod:`trainforge.kinds.tune`).
+(:mod:`trainforge.kinds._tune`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A job can end in the API process (a cancellation) or in any worker, so nothing is sent by the code that ended it:
 the dispatcher reads the job events that :class:`~trainforge.jobs.store.JobStore` wrote, through the outbox
-(:mod:`trainforge.notifications.outbox`). A webhook that fails only fails its own delivery row.
+(:mod:`trainforge.notifications._outbox`). A webhook that fails only fails its own delivery row.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from trainforge.db.types import utcnow
-from trainforge.notifications.outbox import ClaimedDelivery, NotificationOutbox
-from trainforge.notifications.records import DeliveryStatus
-from trainforge.notifications.retry import RetryPolicy
-from trainforge.notifications.sender import SendOutcome, WebhookSender
+from trainforge.notifications._outbox import ClaimedDelivery, NotificationOutbox
+from trainforge.notifications._records import DeliveryStatus
+from trainforge.notifications._retry import RetryPolicy
+from trainforge.notifications._sender import SendOutcome, WebhookSender
 
 logger = logging.getLogger(__name__)
 

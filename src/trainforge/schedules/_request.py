@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trainforge.errors import as_value_error
-from trainforge.names import NAME_RULE, TENANT_RULE, check_name, check_tenant
-from trainforge.schedules.cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
+from trainforge.fields import ResourceName, TenantId
+from trainforge.names import NAME_RULE, TENANT_RULE
+from trainforge.schedules._cron import CRON_RULE, MAX_EXPRESSION_CHARS, CronSchedule, check_timezone
 from trainforge.submission import JobRequest
 
 
@@ -34,23 +35,13 @@ class ScheduleRequest(BaseModel):
         },
     )
 
-    tenant_id: str = Field(description=f"Tenant that owns the schedule: {TENANT_RULE}.", max_length=63)
-    name: str = Field(description=f"Unique within the tenant: {NAME_RULE}.", max_length=128)
+    tenant_id: TenantId = Field(description=f"Tenant that owns the schedule: {TENANT_RULE}.")
+    name: ResourceName = Field(description=f"Unique within the tenant: {NAME_RULE}.")
     cron: str = Field(description=f"When to train: {CRON_RULE}.", max_length=MAX_EXPRESSION_CHARS)
     timezone: str = Field(
         default="UTC", max_length=64, description="IANA time zone the cron is read in, e.g. 'Europe/Berlin'."
     )
     job: JobRequest = Field(description="The job each firing queues: the body of POST /jobs/start, without schedule.")
-
-    @field_validator("tenant_id")
-    @classmethod
-    def _safe_tenant(cls, value: str) -> str:
-        return as_value_error(check_tenant, value, "tenant_id")
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        return as_value_error(check_name, value, "name")
 
     @field_validator("cron")
     @classmethod

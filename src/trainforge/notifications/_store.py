@@ -16,8 +16,8 @@ from trainforge.db.engine import read_transaction, write_transaction
 from trainforge.db.tables import notification_attempts, notification_deliveries, webhooks
 from trainforge.db.types import utcnow
 from trainforge.errors import InvalidInput, WebhookNotFound
-from trainforge.notifications.records import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
-from trainforge.notifications.request import WebhookRequest
+from trainforge.notifications._records import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
+from trainforge.notifications._request import WebhookRequest
 
 MAX_WEBHOOKS_PER_TENANT = 20  # every job ending costs one delivery per webhook: keep the fan-out bounded
 hooks = webhooks.c

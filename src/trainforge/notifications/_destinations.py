@@ -25,7 +25,7 @@ def refused_destination(url: str, *, resolve: bool) -> str | None:
     """Why a webhook may not POST to ``url`` (None when it may).
 
     Args:
-        url: A URL that passed :func:`~trainforge.notifications.request.check_webhook_url`.
+        url: A URL that passed :func:`~trainforge.notifications._request.check_webhook_url`.
         resolve: Also look the host name up in DNS and check every address it has. A name that does not resolve
             is not refused here: sending to it fails on its own.
     """

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainforge.pipeline.result import PipelineResult
-from trainforge.registry.provenance import code_version, package_versions
-from trainforge.registry.records import JobIdentity
-from trainforge.registry.versioning import SemVer, VersionFacts, canonical_json
+from trainforge.registry._provenance import code_version, package_versions
+from trainforge.registry._records import JobIdentity
+from trainforge.registry._versioning import SemVer, VersionFacts, canonical_json
 
 __all__ = [
     "JOB_ID_TAG",

@@ -11,10 +11,10 @@ from trainforge.jobs.records import JobRecord
 from trainforge.jobs.store import JobStore
 from trainforge.models.families import get_family
 from trainforge.pipeline.config import TrainingConfig, TuningConfig
-from trainforge.submission.job_request import JobRequest
-from trainforge.submission.jobs import prepare_job
-from trainforge.submission.studies import enqueue_with_study
-from trainforge.submission.study_request import OptimizeRequest
+from trainforge.submission._job_request import JobRequest
+from trainforge.submission._jobs import prepare_job
+from trainforge.submission._studies import enqueue_with_study
+from trainforge.submission._study_request import OptimizeRequest
 
 __all__ = ["submit_study"]
 

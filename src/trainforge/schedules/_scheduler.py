@@ -1,7 +1,7 @@
 """The scheduler: queues a job for every schedule whose due time has come.
 
 Any number of schedulers may run (the embedded one in ``trainforge serve``, ``trainforge scheduler`` processes):
-:meth:`trainforge.schedules.store.ScheduleStore.claim_firing` gives each due time to exactly one of them. A
+:meth:`trainforge.schedules._store.ScheduleStore.claim_firing` gives each due time to exactly one of them. A
 scheduler that was down, or a clock that jumped, fires a schedule once for all the due times it missed and logs how
 many it skipped; the next due time is then the first one after now.
 
@@ -19,9 +19,9 @@ from datetime import datetime
 
 from trainforge.db.types import utcnow
 from trainforge.jobs.store import JobStore
-from trainforge.schedules.cron import MAX_COUNTED_MISSES
-from trainforge.schedules.records import Firing, job_for
-from trainforge.schedules.store import ScheduleStore
+from trainforge.schedules._cron import MAX_COUNTED_MISSES
+from trainforge.schedules._records import Firing, job_for
+from trainforge.schedules._store import ScheduleStore
 from trainforge.submission import enqueue_job_in
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models.families import SEASONAL_NAIVE
+from trainforge.pipeline._steps import baseline_forecast, baseline_season, load_step, prediction_frame
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import forecast_metrics
 from trainforge.pipeline.prepare import time_split
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
-from trainforge.pipeline.steps import baseline_forecast, baseline_season, load_step, prediction_frame
 
 MODEL_FAMILY = SEASONAL_NAIVE.name
 

@@ -13,10 +13,10 @@ from trainforge.errors import InvalidInput
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.records import JobRecord
 from trainforge.jobs.store import JobStore
-from trainforge.schedules.cron import CronSchedule
-from trainforge.schedules.records import ScheduleRecord, job_for
-from trainforge.schedules.request import ScheduleRequest
-from trainforge.schedules.store import ScheduleStore
+from trainforge.schedules._cron import CronSchedule
+from trainforge.schedules._records import ScheduleRecord, job_for
+from trainforge.schedules._request import ScheduleRequest
+from trainforge.schedules._store import ScheduleStore
 from trainforge.submission import JobRequest, enqueue_job_in, prepare_job
 
 

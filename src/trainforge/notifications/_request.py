@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from trainforge.errors import as_value_error
-from trainforge.names import TENANT_RULE, check_tenant
-from trainforge.notifications.records import NOTIFY_EVENTS
+from trainforge.fields import TenantId
+from trainforge.names import TENANT_RULE
+from trainforge.notifications._records import NOTIFY_EVENTS
 
 MAX_URL_LENGTH = 2048
 URL_RULE = f"an http:// or https:// URL with a host, at most {MAX_URL_LENGTH} characters, no spaces"
@@ -21,7 +21,7 @@ NotifyEvent = Literal["completed", "failed", "cancelled"]
 def check_webhook_url(url: str) -> str:
     """Return ``url`` if a webhook may use it, else raise :class:`ValueError` saying why.
 
-    Only the form is checked here; where the URL points is :mod:`trainforge.notifications.destinations`' rule.
+    Only the form is checked here; where the URL points is :mod:`trainforge.notifications._destinations`' rule.
     """
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
@@ -56,7 +56,7 @@ class WebhookRequest(BaseModel):
         },
     )
 
-    tenant_id: str = Field(description=f"Tenant whose jobs it hears about: {TENANT_RULE}.", max_length=63)
+    tenant_id: TenantId = Field(description=f"Tenant whose jobs it hears about: {TENANT_RULE}.")
     url: str = Field(description=f"Where to POST: {URL_RULE}.", min_length=1, max_length=MAX_URL_LENGTH)
     events: list[NotifyEvent] = Field(
         default_factory=lambda: list(NOTIFY_EVENTS),
@@ -65,11 +65,6 @@ class WebhookRequest(BaseModel):
         description="Which endings to notify: completed, failed, cancelled (default: all three).",
     )
     name: str | None = Field(default=None, min_length=1, max_length=128, description="A label for people.")
-
-    @field_validator("tenant_id")
-    @classmethod
-    def _safe_tenant(cls, value: str) -> str:
-        return as_value_error(check_tenant, value, "tenant_id")
 
     @field_validator("url")
     @classmethod

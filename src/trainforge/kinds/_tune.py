@@ -3,7 +3,7 @@ the best trial.
 
 Steps: ``tune`` (:func:`trainforge.hpo.tuning.tune`: the study's coordinator in the worker, its trials on Ray;
 its study is its checkpoint, so a retried job resumes it), then ``train`` and ``register`` as in
-:mod:`trainforge.kinds.train`, with the best hyperparameters, the study's id and best trial in the lineage, and the
+:mod:`trainforge.kinds._train`, with the best hyperparameters, the study's id and best trial in the lineage, and the
 fit's progress after the study's share.
 """
 
@@ -16,7 +16,7 @@ from trainforge.hpo.store import StudyStore
 from trainforge.hpo.tuning import TUNE_PROGRESS, tune
 from trainforge.jobs.kind import Completion, Step
 from trainforge.jobs.run import JobRun
-from trainforge.kinds.train import TrainKind, TrainState
+from trainforge.kinds._train import TrainKind, TrainState
 from trainforge.registry import ModelRegistry
 
 __all__ = ["TuneKind"]

@@ -23,7 +23,7 @@ from trainforge.db.tables import api_keys
 from trainforge.db.types import utcnow
 from trainforge.errors import ApiKeyNotFound, Unauthorized
 from trainforge.names import check_name, check_tenant
-from trainforge.tenancy.principal import Principal
+from trainforge.tenancy._principal import Principal
 
 KEY_PREFIX = "tfk"
 _KEY_ID_BYTES = 6  # 12 hex characters: unique enough for a listing, not a secret

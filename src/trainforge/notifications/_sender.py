@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from trainforge import __version__
-from trainforge.notifications.destinations import refused_destination
+from trainforge.notifications._destinations import refused_destination
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 _BODY_CHARS = 300  # of a refusal's body, kept in the delivery log (Slack explains itself there: "no_service")
@@ -61,7 +61,7 @@ class WebhookSender:
     """Sends notifications with one short timeout for connect, write and read; never follows redirects (a
     redirect could point a tenant's notification at an address the tenant did not register). Unless
     ``allow_private``, refuses destinations that resolve to non-public addresses (see
-    :mod:`trainforge.notifications.destinations`)."""
+    :mod:`trainforge.notifications._destinations`)."""
 
     def __init__(
         self,

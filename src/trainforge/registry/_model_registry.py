@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 from trainforge.errors import InvalidInput, ModelVersionNotFound, TrainforgeError
 from trainforge.names import check_name, check_tenant
 from trainforge.pipeline.result import PipelineResult
-from trainforge.registry.lineage import (
+from trainforge.registry._lineage import (
     JOB_ID_TAG,
     LOGGED_MODEL_TAG,
     MODEL_ID_TAG,
@@ -44,9 +44,9 @@ from trainforge.registry.lineage import (
     run_tags,
     version_tags,
 )
-from trainforge.registry.provenance import package_versions
-from trainforge.registry.records import JobIdentity, RegisteredVersion, registered_model_name
-from trainforge.registry.versioning import (
+from trainforge.registry._provenance import package_versions
+from trainforge.registry._records import JobIdentity, RegisteredVersion, registered_model_name
+from trainforge.registry._versioning import (
     SemVer,
     VersionFacts,
     format_model_id,

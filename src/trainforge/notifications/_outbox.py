@@ -39,10 +39,10 @@ from trainforge.db.tables import (
     training_jobs,
     webhooks,
 )
-from trainforge.notifications.message import build_payload
-from trainforge.notifications.records import NOTIFY_EVENTS, DeliveryStatus
-from trainforge.notifications.retry import RetryPolicy
-from trainforge.notifications.sender import SendOutcome
+from trainforge.notifications._message import build_payload
+from trainforge.notifications._records import NOTIFY_EVENTS, DeliveryStatus
+from trainforge.notifications._retry import RetryPolicy
+from trainforge.notifications._sender import SendOutcome
 
 CURSOR_NAME = "job_events"
 deliveries = notification_deliveries.c

@@ -1,7 +1,7 @@
 """Schedules in the metadata database: :class:`ScheduleStore` (its docstring is the contract).
 
 A schedule is a checked job request plus a cron expression in a time zone. It is stored with the next time it is
-due (``next_run_at``, UTC); :class:`trainforge.schedules.scheduler.Scheduler` fires it when that time has come.
+due (``next_run_at``, UTC); :class:`trainforge.schedules._scheduler.Scheduler` fires it when that time has come.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from trainforge.db.tables import schedule_firings, schedules
 from trainforge.db.types import utcnow
 from trainforge.errors import InvalidInput, ScheduleNotFound
 from trainforge.jobs.records import NewJob
-from trainforge.schedules.cron import CronSchedule
-from trainforge.schedules.records import Firing, ScheduleRecord, ScheduleStatus
+from trainforge.schedules._cron import CronSchedule
+from trainforge.schedules._records import Firing, ScheduleRecord, ScheduleStatus
 
 cols = schedules.c
 firing_cols = schedule_firings.c

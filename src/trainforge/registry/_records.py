@@ -10,7 +10,7 @@ from typing import Any
 
 from trainforge.errors import InvalidInput
 from trainforge.names import check_name, check_tenant
-from trainforge.registry.versioning import SemVer, VersionFacts
+from trainforge.registry._versioning import SemVer, VersionFacts
 from trainforge.tracking.naming import experiment_name
 
 __all__ = ["JobIdentity", "RegisteredVersion", "registered_model_name"]

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from trainforge.jobs.records import NewJob
-from trainforge.schedules.cron import CronSchedule
+from trainforge.schedules._cron import CronSchedule
 
 
 class ScheduleStatus(StrEnum):
