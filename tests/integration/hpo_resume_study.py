@@ -21,6 +21,7 @@ from trainforge.hpo.optuna_storage import open_storage
 from trainforge.hpo.space import parse_search_space
 from trainforge.hpo.study_data import prepare_study_data
 from trainforge.pipeline.config import TrainingConfig
+from trainforge.pipeline.request import PipelineRequest
 
 # Trials of a few hundred milliseconds: the test must see the study mid-way to kill it there.
 SPACE = {
@@ -52,12 +53,12 @@ def main(ray_address: str, storage_url: str, study_id: str, feature_store_root: 
         log_to_driver=False,
         runtime_env={"env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}},
     )
-    request = {
-        "tenant_id": "t1",
-        "feature_set": "site_load",
-        "config": TrainingConfig(target_variable="load_kw", horizon=24),
-        "feature_store_root": feature_store_root,
-    }
+    request = PipelineRequest(
+        tenant_id="t1",
+        feature_set="site_load",
+        config=TrainingConfig(target_variable="load_kw", horizon=24),
+        feature_store_root=feature_store_root,
+    )
     spec = StudySpec(
         study_id=uuid.UUID(study_id),
         space=parse_search_space("lightgbm", SPACE),

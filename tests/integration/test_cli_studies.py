@@ -83,13 +83,21 @@ def test_start_show_trials_list_cancel(cli_app):
         run(
             *start_args("lf_hpo", "--model-name", "load_forecast", "--param", f"learning_rate={LEARNING_RATE}"),
             *("--param", "max_bin=31", "--strategy", "random", "--n-trials", "4", "--parallel", "3"),
-            *("--timeout", "600", "--seed", "7", "--priority", "high"),
+            *("--timeout", "600", "--seed", "7", "--priority", "high", "--pruner", "successive_halving"),
             *("--start", "2023-01-02T00:00:00Z", "--end", "2023-02-08T00:00:00Z", "--horizon", "12"),
         )
     )
     job = app.state.job_store.get(job_id)
     assert (job.model_name, job.priority, job.config["horizon"]) == ("load_forecast", priority_value("high"), 12)
     assert job.config["start_date"].startswith("2023-01-02") and job.config["end_date"].startswith("2023-02-08")
+    assert job.config["tuning"] == {
+        "n_trials": 4,
+        "optimization_strategy": "random",
+        "pruner": "successive_halving",
+        "parallel_jobs": 3,
+        "timeout_seconds": 600,
+        "seed": 7,
+    }
 
     shown = run("show", str(study_id))
     assert shown.exit_code == 0, shown.output

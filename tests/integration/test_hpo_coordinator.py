@@ -6,6 +6,7 @@ The data is small (two sites, 90 days: ~2,800 training rows) so that a trial tak
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import signal
@@ -34,6 +35,7 @@ from trainforge.hpo.trial_actor import TrialRunner
 from trainforge.models.families import validate_hyperparams
 from trainforge.models.lightgbm_forecast import fit, predict
 from trainforge.pipeline.config import TrainingConfig
+from trainforge.pipeline.request import PipelineRequest
 
 RESUME_SCRIPT = Path(__file__).with_name("hpo_resume_study.py")
 # Fast trials: few, shallow trees; early stopping after 10 rounds without progress.
@@ -60,14 +62,16 @@ def feature_store_root(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def request_dict(feature_store_root) -> dict:
-    return {"tenant_id": "t1", "feature_set": "site_load", "config": CONFIG, "feature_store_root": feature_store_root}
+def pipeline_request(feature_store_root) -> PipelineRequest:
+    return PipelineRequest(
+        tenant_id="t1", feature_set="site_load", config=CONFIG, feature_store_root=str(feature_store_root)
+    )
 
 
 @pytest.fixture(scope="module")
-def data_ref(local_ray, request_dict):
+def data_ref(local_ray, pipeline_request):
     """The study data in Ray's object store, prepared once for the module's studies."""
-    return prepare_study_data.remote(request_dict)
+    return prepare_study_data.remote(pipeline_request)
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +150,8 @@ def finished_count(trials) -> int:
 
 
 # -- the trial itself --------------------------------------------------------------------------------------
-def test_a_trial_trains_the_model_the_final_fit_trains_on_a_reused_dataset(request_dict):
-    data = build_study_data(**request_dict)
+def test_a_trial_trains_the_model_the_final_fit_trains_on_a_reused_dataset(pipeline_request):
+    data = build_study_data(**pipeline_request.arguments())
     runner = TrialRunner(data, num_threads=1)
     trials = [
         {"n_estimators": 120, "learning_rate": 0.1},
@@ -173,8 +177,8 @@ def test_a_trial_trains_the_model_the_final_fit_trains_on_a_reused_dataset(reque
     assert runner.stats()["trials_run"] == len(trials)
 
 
-def test_a_pruned_trial_stops_at_its_next_round(request_dict):
-    runner = TrialRunner(build_study_data(**request_dict), num_threads=1)
+def test_a_pruned_trial_stops_at_its_next_round(pipeline_request):
+    runner = TrialRunner(build_study_data(**pipeline_request.arguments()), num_threads=1)
     params = validate_hyperparams("lightgbm", {"n_estimators": 500, "learning_rate": 0.0001})
     stream = runner.run(3, params, 5)
     assert next(stream)[:2] == ("report", 5)
@@ -374,12 +378,12 @@ def test_a_trial_whose_actor_dies_is_retried_on_a_new_actor(optuna_url, data_ref
     assert failed.number == 2 and "actor was lost" in failed.error
 
 
-def test_a_study_whose_data_cannot_be_prepared_raises_the_pipelines_error(optuna_url, local_ray, request_dict):
+def test_a_study_whose_data_cannot_be_prepared_raises_the_pipelines_error(optuna_url, local_ray, pipeline_request):
     # Two days cannot hold the lag warm-up and three splits: preparing the data raises InsufficientData.
     config = TrainingConfig(
         target_variable="load_kw", start_date="2023-01-01T00:00:00Z", end_date="2023-01-03T00:00:00Z"
     )
-    data_ref = prepare_study_data.remote({**request_dict, "config": config})
+    data_ref = prepare_study_data.remote(dataclasses.replace(pipeline_request, config=config))
     spec = spec_for(n_trials=4)
     with pytest.raises(InsufficientData):
         run_study(spec, open_storage(optuna_url), data_ref, Listener())

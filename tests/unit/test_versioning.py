@@ -208,6 +208,14 @@ def test_version_tags_carry_the_lineage_and_the_facts() -> None:
     assert facts_from_tags(tags) == facts_of(make_job(), result)
 
 
+def test_a_version_tagged_with_the_familys_former_name_is_the_same_family() -> None:
+    # Versions registered before the family had one name say "lightgbm_forecast": retraining one is no major bump.
+    tags = facts_to_tags(PREVIOUS) | {"model_family": "lightgbm_forecast"}
+    former = facts_from_tags(tags)
+    assert former.model_family == "lightgbm"
+    assert next_version(former, changed(data_hash="b" * 64)) == SemVer(1, 5, 0)
+
+
 def test_tags_not_written_by_trainforge_give_no_facts() -> None:
     assert facts_from_tags({"mlflow.source.type": "LOCAL"}) is None
 

@@ -25,6 +25,7 @@ class ErrorBody(BaseModel):
 
 class JobAccepted(BaseModel):
     job_id: UUID
+    kind: str = Field(description="What the job does: train, or tune (enable_hpo: a study, then the fit).")
     status: JobStatus
     created_at: datetime
     estimated_duration_seconds: float | None = Field(

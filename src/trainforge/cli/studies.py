@@ -36,7 +36,7 @@ from trainforge.cli.options import (
     TenantOption,
 )
 from trainforge.cli.progress import TERMINAL_STATUSES, JobView, print_outcome
-from trainforge.pipeline.config import OptimizationStrategy
+from trainforge.pipeline.config import OptimizationStrategy, PrunerName
 
 app = typer.Typer(
     help="Start, follow, inspect and cancel hyperparameter optimisation studies (talks to `trainforge serve`).",
@@ -96,6 +96,7 @@ def study_body(
     config_file: Path | None,
     space: dict[str, Any] | None,
     strategy: str,
+    pruner: str,
     n_trials: int,
     parallel: int,
     timeout: float | None,
@@ -125,6 +126,7 @@ def study_body(
         "config": job["config"],
         "search_space": space,
         "optimization_strategy": strategy,
+        "pruner": pruner,
         "n_trials": n_trials,
         "parallel_jobs": parallel,
         "timeout_seconds": timeout,
@@ -249,6 +251,9 @@ def start(
     strategy: Annotated[
         str, typer.Option("--strategy", help=f"Optuna sampler: {', '.join(get_args(OptimizationStrategy))}.")
     ] = "tpe",
+    pruner: Annotated[
+        str, typer.Option("--pruner", help=f"Stops unpromising trials early: {', '.join(get_args(PrunerName))}.")
+    ] = "median",
     n_trials: Annotated[int, typer.Option("--n-trials", help="Trials to finish (complete or pruned).")] = 50,
     parallel: Annotated[int, typer.Option("--parallel", help="Trials at the same time.")] = 2,
     timeout: Annotated[
@@ -277,6 +282,7 @@ def start(
         config_file=config_file,
         space=search_space(param, space_file),
         strategy=strategy,
+        pruner=pruner,
         n_trials=n_trials,
         parallel=parallel,
         timeout=timeout,

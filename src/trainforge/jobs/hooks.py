@@ -1,8 +1,10 @@
 """Lifecycle hooks: what every job needs, around the steps of any kind, in the manner of dramatiq's middleware.
 
 The worker calls each hook, in order, when its workers start, before and after a job, before and after each of
-its kind's steps, and at its periodic housekeeping. A cross-cutting concern (Ray's runtime, removing an ended
-job's checkpoints, metrics, notifications) is one hook, not an ``if`` in the worker loop. A hook that raises in
+its kind's steps, and at its periodic housekeeping. A cross-cutting concern is one hook, not an ``if`` in the
+worker loop: today Ray's runtime (:class:`trainforge.compute.RayRuntime`) and the removal of ended jobs'
+checkpoints (:class:`trainforge.jobs.CheckpointCleanup`). Notifications need none: they follow the job's events in
+the database (an outbox), whichever process ended the job. A hook that raises in
 ``before_job``/``before_step``/``after_step`` fails the job like a step would; ``after_job`` and ``maintain`` are
 bookkeeping: their errors are logged, never raised into the loop.
 """

@@ -1,4 +1,4 @@
-"""The ``lightgbm_forecast`` family: one global LightGBM regressor over all series (direct strategy).
+"""The ``lightgbm`` family: one global LightGBM regressor over all series (direct strategy).
 
 Hyperparameters use the scikit-learn names the API documents (``n_estimators``, ``subsample``, ...) and are
 translated here to LightGBM's native ones; training uses ``lightgbm.train`` with early stopping on the

@@ -72,6 +72,10 @@ def is_numbered(tags: Mapping[str, str]) -> bool:
     return SEMVER_TAG in tags and MODEL_ID_TAG in tags
 
 
+# Families that were registered under another name: the same family, so retraining it is no major change.
+_FORMER_FAMILY_NAMES = {"lightgbm_forecast": "lightgbm"}
+
+
 def facts_from_tags(tags: Mapping[str, str]) -> VersionFacts | None:
     """Read the facts back from a model version's tags, or ``None`` if it was not registered by trainforge.
 
@@ -83,7 +87,7 @@ def facts_from_tags(tags: Mapping[str, str]) -> VersionFacts | None:
         return None
     semver = SemVer.parse(tags[SEMVER_TAG], field=SEMVER_TAG) if SEMVER_TAG in tags else None
     return VersionFacts(
-        model_family=tags["model_family"],
+        model_family=_FORMER_FAMILY_NAMES.get(tags["model_family"], tags["model_family"]),
         feature_set=tags["feature_set"],
         feature_columns=tuple(json.loads(tags["feature_columns"])),
         data_hash=tags["data_hash"],

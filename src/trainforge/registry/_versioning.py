@@ -97,7 +97,7 @@ class VersionFacts:
     """What decides a model's version: how it was built, and from which data.
 
     Attributes:
-        model_family: e.g. ``"lightgbm_forecast"``.
+        model_family: e.g. ``"lightgbm"``.
         feature_set: The feature set the training data came from.
         feature_columns: The model's input schema. Order counts: a tree model reads features by position.
         data_hash: sha256 of the training rows (``Lineage.data_hash``).

@@ -71,6 +71,7 @@ def start_job(
         message += f"; schedule {schedule.name!r} queues it again at {schedule.next_run_at:%Y-%m-%dT%H:%M:%SZ}"
     return JobAccepted(
         job_id=job.job_id,
+        kind=job.kind,
         status=job.status,
         created_at=job.created_at,
         estimated_duration_seconds=estimate,
