@@ -10,50 +10,26 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from trainforge.api.app import create_app
-from trainforge.cli import jobs as jobs_cli
+from tests.integration.conftest import ApiOptions
 from trainforge.cli import studies as studies_cli
-from trainforge.cli.main import app as cli
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.status import JobStatus, priority_value
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
 
 LEARNING_RATE = '{"type": "float", "low": 0.01, "high": 0.3, "log": true}'
 
 
 @pytest.fixture
-def cli_app(engine, tmp_path, monkeypatch):
+def api_options() -> ApiOptions:
+    """A key of tenant t1 (which has the demo_load feature set), given on the command line, not by the client."""
+    return ApiOptions(tenants=("t1",), client_tenant=None)
+
+
+@pytest.fixture
+def cli_app(run_cli, api, monkeypatch):
     """``run(*args)`` invokes ``trainforge studies`` with a key of tenant t1 (which has the demo_load feature set);
     ``app`` is the server (for its stores)."""
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1",
-        "demo_load",
-        generate_demo_load(n_series=1, periods=24 * 40),
-        timestamp_col="timestamp",
-        series_col="site_id",
-    )
-    token = KeyStore(engine).create("t1", name="cli").token
     monkeypatch.setenv("COLUMNS", "200")  # tables keep ids on one line
-    app = create_app(settings)
-    with TestClient(app) as client:
-
-        def request(method, url, *, timeout=None, **kwargs):
-            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
-
-        monkeypatch.setattr(jobs_cli.httpx, "request", request)
-        runner = CliRunner()
-
-        def run(*args: str):
-            return runner.invoke(cli, ["studies", "--api-key", token, *args, "--url", "http://testserver"])
-
-        yield SimpleNamespace(run=run, app=app)
+    return SimpleNamespace(run=lambda *args: run_cli("studies", *args), app=api.app)
 
 
 def start_args(name: str = "lf_hpo", *extra: str) -> list[str]:

@@ -5,43 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from trainforge.api.app import create_app
-from trainforge.cli import jobs as jobs_cli
-from trainforge.cli.main import app as cli
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
+from tests.integration.conftest import ApiOptions
 
 
 @pytest.fixture
-def run(engine, tmp_path, monkeypatch):
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1",
-        "demo_load",
-        generate_demo_load(n_series=1, periods=24 * 40),
-        timestamp_col="timestamp",
-        series_col="site_id",
-    )
-    token = KeyStore(engine).create("t1", name="cli").token
-    with TestClient(create_app(settings)) as client:
+def api_options() -> ApiOptions:
+    """A key of tenant t1 (which has the demo_load feature set), given on the command line, not by the client."""
+    return ApiOptions(tenants=("t1",), client_tenant=None)
 
-        def request(method, url, *, timeout=None, **kwargs):
-            return client.request(method, url.removeprefix("http://testserver"), **kwargs)
 
-        monkeypatch.setattr(jobs_cli.httpx, "request", request)
-        runner = CliRunner()
-
-        def invoke(*args: str):
-            result = runner.invoke(cli, ["schedules", "--api-key", token, *args, "--url", "http://testserver"])
-            return result
-
-        yield invoke
+@pytest.fixture
+def run(run_cli):
+    return lambda *args: run_cli("schedules", *args)
 
 
 def test_create_list_pause_resume_delete(run):
