@@ -148,3 +148,51 @@ def run_cli(api, monkeypatch):
         return runner.invoke(cli, [group, "--api-key", api.tokens["t1"], *args, "--url", "http://testserver"])
 
     return run
+
+
+@dataclass
+class WorkerSetup:
+    """A worker on the ``engine`` fixture's database and the local Ray, with a feature set ``site_load`` of t1."""
+
+    settings: Settings
+    store: Any  # trainforge.jobs.store.JobStore
+    features: ParquetFeatureStore
+    registry: Any  # trainforge.registry.ModelRegistry, or the subclass asked for
+    worker: Any  # trainforge.jobs.worker.Worker
+
+
+@pytest.fixture
+def make_worker(engine, settings, local_ray, mlflow_sqlite_template):
+    """``make_worker(**options)`` builds a ``WorkerSetup``: the ``settings`` fixture's home (with a copy of the
+    migrated MLflow backend in it, where the settings put MLflow), t1's demo ``site_load`` feature set, a JobStore, a
+    registry and a worker that polls every 0.2 s.
+
+    Options: ``n_series``, ``periods`` and ``seed`` of the demo data; ``registry_class``; ``worker_id``; any other
+    keyword is a settings field.
+    """
+    from trainforge.jobs.store import JobStore
+    from trainforge.jobs.worker import Worker
+    from trainforge.registry import ModelRegistry
+
+    def make(
+        *,
+        n_series: int = 2,
+        periods: int = 24 * 120,
+        seed: int | None = None,
+        registry_class: type = ModelRegistry,
+        worker_id: str = "test-worker",
+        **settings_fields: Any,
+    ) -> WorkerSetup:
+        worker_settings = settings.model_copy(update=settings_fields)
+        worker_settings.ensure_home()
+        if worker_settings.mlflow_tracking_uri is None:  # MLflow in the home (what the template stands in for)
+            copy_mlflow_template(mlflow_sqlite_template, worker_settings.home / "mlflow.db")
+        features = ParquetFeatureStore(worker_settings.resolved_feature_store_root)
+        demo = generate_demo_load(n_series=n_series, periods=periods, **({} if seed is None else {"seed": seed}))
+        features.write_frame("t1", "site_load", demo, timestamp_col="timestamp", series_col="site_id")
+        store = JobStore(engine)
+        registry = registry_class(worker_settings.resolved_mlflow_tracking_uri, worker_settings.resolved_artifact_root)
+        worker = Worker(worker_settings, store, registry, worker_id=worker_id, poll_seconds=0.2)
+        return WorkerSetup(worker_settings, store, features, registry, worker)
+
+    return make

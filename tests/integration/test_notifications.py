@@ -22,14 +22,11 @@ from sqlalchemy import insert, select, text
 from tests.integration.conftest import ApiOptions
 from trainforge.db.tables import notification_cursors, notification_deliveries, training_job_events
 from trainforge.db.types import utcnow
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.records import NewJob
 from trainforge.jobs.request import JobRequest
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
 from trainforge.jobs.submission import submit_job
-from trainforge.jobs.worker import Worker
 from trainforge.notifications import (
     DeliveryStatus,
     NotificationDispatcher,
@@ -39,7 +36,6 @@ from trainforge.notifications import (
     WebhookStore,
 )
 from trainforge.pipeline.config import TrainingConfig
-from trainforge.registry import ModelRegistry
 
 WEBHOOKS = "/ai/training/webhooks"
 JOBS = "/ai/training/jobs"
@@ -444,13 +440,9 @@ def test_the_dispatcher_loop_delivers_and_stops(engine, receiver):
     assert len(receiver.requests) == 1
 
 
-def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local_ray, receiver, dispatchers):
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    frame = generate_demo_load(n_series=2, periods=24 * 120)
-    features.write_frame("t1", "site_load", frame, timestamp_col="timestamp", series_col="site_id")
-    store = JobStore(engine)
-    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+def test_a_webhook_receives_the_completion_of_a_real_job(engine, make_worker, receiver, dispatchers):
+    made = make_worker(worker_id="notify-test")
+    store, features, worker = made.store, made.features, made.worker
     add_webhook(engine, receiver.url())
     request = JobRequest(
         tenant_id="t1",
@@ -460,7 +452,6 @@ def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local
         config=TrainingConfig(target_variable="load_kw", horizon=24, hyperparams={"n_estimators": 40}),
     )
     job = submit_job(request, store=store, features=features)
-    worker = Worker(settings, store, registry, worker_id="notify-test", poll_seconds=0.2)
     assert worker.run_next().status is JobStatus.COMPLETED, store.logs(job.job_id)[0]
 
     dispatchers().dispatch_once()
