@@ -73,7 +73,7 @@ class Api:
 
 @cache
 def demo_frame(n_series: int, periods: int) -> pd.DataFrame:
-    """The demo load data, generated once per size for the session (it is deterministic; callers only write it)."""
+    """The demo load data, generated once per size for the session (it is deterministic); hand out copies."""
     return generate_demo_load(n_series=n_series, periods=periods)
 
 
@@ -95,7 +95,7 @@ def api(api_options: ApiOptions, engine, tmp_path) -> Iterator[Api]:
         features.write_frame(
             tenant,
             options.feature_set,
-            demo_frame(options.n_series, options.periods),
+            demo_frame(options.n_series, options.periods).copy(),  # the cached frame stays as generated
             timestamp_col="timestamp",
             series_col="site_id",
         )
