@@ -234,10 +234,12 @@ def test_a_20_trial_study_with_2_parallel_trials_finishes_20_trials(optuna_url, 
 def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it_left_running(
     optuna_url, local_ray, feature_store_root
 ):
+    # 10 trials: the kill comes after 3 have finished with 2 in flight, and the second coordinator runs the rest.
+    n_trials = 10
     study_id = uuid.uuid4()
-    spec = StudySpec(study_id, parse_search_space("forecast", SPACE), "tpe", 7, 20, 2, None)
+    spec = StudySpec(study_id, parse_search_space("forecast", SPACE), "tpe", 7, n_trials, 2, None)
     args = [sys.executable, str(RESUME_SCRIPT), local_ray.get_runtime_context().gcs_address, optuna_url]
-    args += [str(study_id), feature_store_root, "20"]
+    args += [str(study_id), feature_store_root, str(n_trials)]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
@@ -260,7 +262,7 @@ def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it
     left = stored_trials(optuna_url, spec)
     left_running = [trial for trial in left if trial.state == TrialState.RUNNING]
     assert left_running, "the kill left no RUNNING trial to resume"
-    assert finished_count(left) < 20
+    assert finished_count(left) < n_trials
 
     second = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -271,7 +273,7 @@ def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it
 
     trials = stored_trials(optuna_url, spec)
     states = Counter(trial.state for trial in trials)
-    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 20
+    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == n_trials
     assert states[TrialState.RUNNING] == 0
     by_number = {trial.number: trial for trial in trials}
     for stale in left_running:  # failed on resume, and run again with the same parameters
@@ -419,7 +421,7 @@ def test_a_stopped_study_fails_its_running_trials_and_reruns_them_when_resumed(o
     # Trials of 400 rounds (a small learning rate never stops early): slow enough that the study is still running
     # when the listener, asked every 0.5 s, says stop.
     space = {"learning_rate": {"type": "float", "low": 0.005, "high": 0.01}, "n_estimators": 400}
-    spec = spec_for(space, n_trials=12, pruner="none")
+    spec = spec_for(space, n_trials=8, pruner="none")  # stopped once 3 have finished: the resumed run has 5 left
     stopped = run_study(spec, open_storage(optuna_url), data_ref, Listener(stop_after=3))
     assert stopped.reason == "stopped"
     trials = stored_trials(optuna_url, spec)
@@ -434,7 +436,7 @@ def test_a_stopped_study_fails_its_running_trials_and_reruns_them_when_resumed(o
     assert [record.number for record in listener.resumed] == [t.number for t in trials if t.state.is_finished()]
     assert listener.counts[0] == stopped.counts
     trials = stored_trials(optuna_url, spec)
-    assert finished_count(trials) == 12
+    assert finished_count(trials) == 8
     assert not any(trial.state in (TrialState.RUNNING, TrialState.WAITING) for trial in trials)
     for trial in interrupted:
         assert any(other.user_attrs.get("retry_of") == trial.number for other in trials)
