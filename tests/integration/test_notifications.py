@@ -475,7 +475,9 @@ def api_options() -> ApiOptions:
 
 # A server that lets webhooks reach this machine (the test receiver is on 127.0.0.1).
 PRIVATE = pytest.mark.parametrize(
-    "api_options", [ApiOptions(client_tenant=None, feature_tenants=(), settings={"webhook_allow_private": True})]
+    "api_options",
+    [ApiOptions(client_tenant=None, feature_tenants=(), settings={"webhook_allow_private": True})],
+    ids=["allow_private"],
 )
 
 
