@@ -5,30 +5,22 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
 
-from trainforge.api.app import create_app
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
+from tests.integration.conftest import ApiOptions
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
 
 JOBS = "/ai/training/jobs"
 
 
 @pytest.fixture
-def client(engine, tmp_path):
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    frame = generate_demo_load(n_series=2, periods=24 * 60)
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1", "demo_load", frame, timestamp_col="timestamp", series_col="site_id"
-    )
-    token = KeyStore(engine).create("t1", name="tests").token
-    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as test_client:
-        yield test_client
+def api_options() -> ApiOptions:
+    return ApiOptions(tenants=("t1",), n_series=2, periods=24 * 60)
+
+
+@pytest.fixture
+def client(api):
+    return api.client
 
 
 def body(**overrides):

@@ -9,19 +9,13 @@ from types import SimpleNamespace
 from typing import get_args
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from trainforge.api.app import create_app
 from trainforge.db.tables import hpo_studies, hpo_trials, training_jobs
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.space import STRATEGIES
 from trainforge.jobs.status import JobStatus
 from trainforge.models.families import get_family
 from trainforge.pipeline.config import OptimizationStrategy
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
 
 OPTIMIZE = "/ai/training/optimize"
 JOBS = "/ai/training/jobs"
@@ -31,23 +25,6 @@ SPACE = {
     "max_depth": {"type": "int", "low": 3, "high": 10},
     "subsample": {"type": "float", "low": 0.6, "high": 1.0},
 }
-
-
-@pytest.fixture
-def api(engine, tmp_path):
-    """A client with a key of tenant t1 (which has the demo_load feature set), and the app (for its stores)."""
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    frame = generate_demo_load(n_series=1, periods=24 * 40)
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1", "demo_load", frame, timestamp_col="timestamp", series_col="site_id"
-    )
-    keys = KeyStore(engine)
-    headers = {"Authorization": f"Bearer {keys.create('t1', name='tests').token}"}
-    app = create_app(settings)
-    with TestClient(app, headers=headers) as client:
-        client.other_tenant = {"Authorization": f"Bearer {keys.create('t2', name='other').token}"}
-        yield client, app
 
 
 def study_body(**overrides):
@@ -97,7 +74,7 @@ def trial(number: int, state: str, value: float | None = None, **fields):
 
 
 def test_start_a_study_then_read_it_and_its_job(api):
-    client, _app = api
+    client = api.client
     accepted = start(client)
     assert accepted.keys() == {"study_id", "study_name", "job_id", "status", "n_trials", "created_at"}
     assert (accepted["study_name"], accepted["status"], accepted["n_trials"]) == (
@@ -134,7 +111,7 @@ def test_start_a_study_then_read_it_and_its_job(api):
 
 
 def test_defaults_the_familys_space_and_settings(api):
-    client, _app = api
+    client = api.client
     body = study_body(seed=42, model_name="tuned", priority="urgent")
     for name in ("search_space", "optimization_strategy", "n_trials", "timeout_seconds", "parallel_jobs"):
         del body[name]
@@ -148,7 +125,7 @@ def test_defaults_the_familys_space_and_settings(api):
 
 
 def test_a_fixed_number_in_the_space_is_kept(api):
-    client, _app = api
+    client = api.client
     accepted = start(
         client, search_space={"learning_rate": {"type": "float", "low": 0.05, "high": 0.2}, "max_depth": 6}
     )
@@ -199,7 +176,7 @@ def test_a_fixed_number_in_the_space_is_kept(api):
     ],
 )
 def test_bad_requests_are_422_naming_the_field_and_write_nothing(api, engine, change, field):
-    client, _app = api
+    client = api.client
     response = client.post(f"{OPTIMIZE}/start", json=study_body(**change))
     assert response.status_code == 422, response.text
     error = response.json()
@@ -208,7 +185,7 @@ def test_bad_requests_are_422_naming_the_field_and_write_nothing(api, engine, ch
 
 
 def test_a_taken_study_name_is_409_and_writes_nothing(api, engine):
-    client, _app = api
+    client = api.client
     start(client)
     again = client.post(f"{OPTIMIZE}/start", json=study_body(n_trials=5))
     assert again.status_code == 409, again.text
@@ -217,22 +194,22 @@ def test_a_taken_study_name_is_409_and_writes_nothing(api, engine):
 
 
 def test_tenants_cannot_reach_each_others_studies(api):
-    client, _app = api
-    refused = client.post(f"{OPTIMIZE}/start", json=study_body(), headers=client.other_tenant)
+    client = api.client
+    refused = client.post(f"{OPTIMIZE}/start", json=study_body(), headers=api.auth("t2"))
     assert refused.status_code == 403 and refused.json()["field"] == "tenant_id"
-    assert client.get(OPTIMIZE, params={"tenant_id": "t1"}, headers=client.other_tenant).status_code == 403
+    assert client.get(OPTIMIZE, params={"tenant_id": "t1"}, headers=api.auth("t2")).status_code == 403
     study_id = start(client)["study_id"]
     for method, suffix in (("GET", ""), ("GET", "/trials"), ("POST", "/cancel")):
-        foreign = client.request(method, f"{OPTIMIZE}/{study_id}{suffix}", headers=client.other_tenant)
-        missing = client.request(method, f"{OPTIMIZE}/{uuid.uuid4()}{suffix}", headers=client.other_tenant)
+        foreign = client.request(method, f"{OPTIMIZE}/{study_id}{suffix}", headers=api.auth("t2"))
+        missing = client.request(method, f"{OPTIMIZE}/{uuid.uuid4()}{suffix}", headers=api.auth("t2"))
         assert foreign.status_code == missing.status_code == 404
         assert foreign.json()["field"] == missing.json()["field"] == "study_id"
-    assert client.get(OPTIMIZE, headers=client.other_tenant).json()["total"] == 0
+    assert client.get(OPTIMIZE, headers=api.auth("t2")).json()["total"] == 0
     assert client.get(f"{OPTIMIZE}/{study_id}").json()["status"] == "queued"  # the refused cancel changed nothing
 
 
 def test_list_pages_newest_first_and_filters_by_status(api):
-    client, _app = api
+    client = api.client
     ids = [start(client, study_name=f"s{i}")["study_id"] for i in range(3)]
     page = client.get(OPTIMIZE, params={"limit": 2}).json()
     assert (page["total"], page["page"], page["page_size"]) == (3, 1, 2)
@@ -244,7 +221,7 @@ def test_list_pages_newest_first_and_filters_by_status(api):
 
 
 def test_progress_and_trials_as_the_coordinator_writes_them(api):
-    client, app = api
+    client, app = api.client, api.app
     accepted = start(client)
     study_id = uuid.UUID(accepted["study_id"])
     store = app.state.study_store
@@ -283,7 +260,7 @@ def test_progress_and_trials_as_the_coordinator_writes_them(api):
 
 
 def test_cancel_cancels_the_job_then_is_409(api):
-    client, app = api
+    client, app = api.client, api.app
     accepted = start(client)
     cancelled = client.post(f"{OPTIMIZE}/{accepted['study_id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
@@ -303,7 +280,7 @@ def test_cancel_cancels_the_job_then_is_409(api):
 
 
 def test_a_running_study_is_cancelled_through_its_job(api):
-    client, app = api
+    client, app = api.client, api.app
     accepted = start(client)
     app.state.job_store.claim_next("w1")
     assert client.post(f"{OPTIMIZE}/{accepted['study_id']}/cancel").json()["status"] == "cancelled"
@@ -311,7 +288,7 @@ def test_a_running_study_is_cancelled_through_its_job(api):
 
 
 def test_bad_ids_are_422_naming_the_field(api):
-    client, _app = api
+    client = api.client
     for method, suffix in (("GET", ""), ("GET", "/trials"), ("POST", "/cancel")):
         response = client.request(method, f"{OPTIMIZE}/not-a-uuid{suffix}")
         assert response.status_code == 422 and response.json()["field"] == "study_id"
@@ -330,7 +307,7 @@ def job_body(**config):
 
 
 def test_a_job_with_enable_hpo_creates_its_study(api):
-    client, _app = api
+    client = api.client
     # n_trials is the specification's shorthand in config; the rest of the tuning is config.tuning
     accepted = client.post(
         f"{JOBS}/start", json=job_body(n_trials=30, tuning={"seed": 3, "optimization_strategy": "random"})
@@ -364,7 +341,7 @@ def test_a_job_with_enable_hpo_creates_its_study(api):
     ],
 )
 def test_a_bad_space_in_a_job_is_422_naming_the_field(api, engine, config, field):
-    client, _app = api
+    client = api.client
     response = client.post(f"{JOBS}/start", json=job_body(**config))
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
@@ -373,7 +350,7 @@ def test_a_bad_space_in_a_job_is_422_naming_the_field(api, engine, config, field
 
 @pytest.mark.parametrize("pruner", ["median", "successive_halving", "none"])
 def test_the_pruner_is_chosen_over_the_api(api, pruner):
-    client, _app = api
+    client = api.client
     accepted = client.post(f"{OPTIMIZE}/start", json=study_body(pruner=pruner))
     assert accepted.status_code == 202, accepted.text
     job = client.get(f"{JOBS}/{accepted.json()['job_id']}").json()
@@ -381,14 +358,14 @@ def test_the_pruner_is_chosen_over_the_api(api, pruner):
 
 
 def test_an_unknown_pruner_is_422_naming_it(api, engine):
-    client, _app = api
+    client = api.client
     response = client.post(f"{OPTIMIZE}/start", json=study_body(pruner="hyperband"))
     assert response.status_code == 422 and response.json()["field"] == "pruner"
     assert counts(engine) == (0, 0, 0)
 
 
 def test_gp_is_not_offered(api, engine):
-    client, _app = api
+    client = api.client
     response = client.post(f"{OPTIMIZE}/start", json=study_body(optimization_strategy="gp"))
     assert response.status_code == 422 and response.json()["field"] == "optimization_strategy"
     assert "gp" not in STRATEGIES and counts(engine) == (0, 0, 0)

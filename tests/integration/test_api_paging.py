@@ -8,10 +8,6 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
-
-from trainforge.api.app import create_app
-from trainforge.tenancy import KeyStore
 
 BASE = "/ai/training"
 JOB = {
@@ -24,52 +20,50 @@ JOB = {
 
 
 @pytest.fixture
-def lists(engine, demo_settings):
+def lists(api):
     """A client of tenant t1 with five of everything that is listed, and each list's path, key and size."""
-    headers = {"Authorization": f"Bearer {KeyStore(engine).create('t1', name='tests').token}"}
-    app = create_app(demo_settings)
-    with TestClient(app, headers=headers) as client:
+    app, client = api.app, api.client
 
-        def post(path: str, body: dict) -> dict:
-            response = client.post(f"{BASE}/{path}", json=body)
-            assert response.status_code in (201, 202), response.text
-            return response.json()
+    def post(path: str, body: dict) -> dict:
+        response = client.post(f"{BASE}/{path}", json=body)
+        assert response.status_code in (201, 202), response.text
+        return response.json()
 
-        for number in range(5):
-            post("jobs/start", JOB)
-            post("schedules", {"tenant_id": "t1", "name": f"s{number}", "cron": "@daily", "job": JOB})
-            post("webhooks", {"tenant_id": "t1", "url": f"https://hooks.example.com/{number}"})
-        study = post("optimize/start", {**JOB, "study_name": "paged", "n_trials": 10} | {"model_name": "paged"})
-        for number in range(5):
-            began = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=number)
-            app.state.study_store.record_trial(
-                uuid.UUID(study["study_id"]),
-                SimpleNamespace(
-                    number=number,
-                    state="COMPLETE",
-                    value=1.0 + number,
-                    params={},
-                    rmse=2.0,
-                    datetime_start=began,
-                    datetime_complete=began + timedelta(seconds=5),
-                    duration_seconds=5.0,
-                    error=None,
-                ),
-            )
-        webhook_id = client.get(f"{BASE}/webhooks").json()["webhooks"][0]["webhook_id"]
-        yield SimpleNamespace(
-            client=client,
-            study_id=study["study_id"],
-            routes={
-                # path, the list's key, how many items it holds
-                "jobs": (f"{BASE}/jobs", "jobs", 6),  # the study runs as a job too
-                "schedules": (f"{BASE}/schedules", "schedules", 5),
-                "studies": (f"{BASE}/optimize", "studies", 1),
-                "trials": (f"{BASE}/optimize/{study['study_id']}/trials", "trials", 5),
-                "webhooks": (f"{BASE}/webhooks", "webhooks", 5),
-                "deliveries": (f"{BASE}/webhooks/{webhook_id}/deliveries", "deliveries", 0),
-            },
+    for number in range(5):
+        post("jobs/start", JOB)
+        post("schedules", {"tenant_id": "t1", "name": f"s{number}", "cron": "@daily", "job": JOB})
+        post("webhooks", {"tenant_id": "t1", "url": f"https://hooks.example.com/{number}"})
+    study = post("optimize/start", {**JOB, "study_name": "paged", "n_trials": 10} | {"model_name": "paged"})
+    for number in range(5):
+        began = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=number)
+        app.state.study_store.record_trial(
+            uuid.UUID(study["study_id"]),
+            SimpleNamespace(
+                number=number,
+                state="COMPLETE",
+                value=1.0 + number,
+                params={},
+                rmse=2.0,
+                datetime_start=began,
+                datetime_complete=began + timedelta(seconds=5),
+                duration_seconds=5.0,
+                error=None,
+            ),
         )
+    webhook_id = client.get(f"{BASE}/webhooks").json()["webhooks"][0]["webhook_id"]
+    return SimpleNamespace(
+        client=client,
+        study_id=study["study_id"],
+        routes={
+            # path, the list's key, how many items it holds
+            "jobs": (f"{BASE}/jobs", "jobs", 6),  # the study runs as a job too
+            "schedules": (f"{BASE}/schedules", "schedules", 5),
+            "studies": (f"{BASE}/optimize", "studies", 1),
+            "trials": (f"{BASE}/optimize/{study['study_id']}/trials", "trials", 5),
+            "webhooks": (f"{BASE}/webhooks", "webhooks", 5),
+            "deliveries": (f"{BASE}/webhooks/{webhook_id}/deliveries", "deliveries", 0),
+        },
+    )
 
 
 ROUTES = ["jobs", "schedules", "studies", "trials", "webhooks", "deliveries"]

@@ -15,7 +15,6 @@ from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.checkpoint_dirs import job_checkpoint_dir, sweep_ended_jobs
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.kinds import make_worker
 from trainforge.pipeline.checkpoints import stored_steps
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.forecast import run_forecast_pipeline
@@ -132,15 +131,10 @@ class RegistryThatFailsOnce(ModelRegistry):
 
 
 @pytest.fixture
-def setup(engine, settings, local_ray):
-    settings = settings.model_copy(update={"retry_base_delay_seconds": 0.0})  # the retry is claimable at once
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    write_demo(features)
-    store = JobStore(engine)
-    registry = RegistryThatFailsOnce(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
-    return settings, store, features, registry, worker
+def setup(make_worker):
+    # The data of write_demo; no retry delay: the retry is claimable at once.
+    made = make_worker(periods=24 * 90, seed=3, registry_class=RegistryThatFailsOnce, retry_base_delay_seconds=0.0)
+    return made.settings, made.store, made.features, made.registry, made.worker
 
 
 def submit(store, features, **config):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.integration.conftest import ApiOptions
 from trainforge.cli import jobs as jobs_cli
 from trainforge.cli.main import app as cli
 from trainforge.jobs.status import JobStatus
@@ -30,6 +31,18 @@ def test_version_prints_the_package_version():
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"trainforge {version('trainforge')}"
+
+
+@pytest.fixture
+def api_options() -> ApiOptions:
+    """A key of tenant t1 (which has the demo_load feature set), given on the command line, not by the client."""
+    return ApiOptions(tenants=("t1",), client_tenant=None)
+
+
+@pytest.fixture
+def cli_api(run_cli, api) -> SimpleNamespace:
+    """``run(group, *args)`` runs ``trainforge GROUP`` with t1's key against ``app``, the server in process."""
+    return SimpleNamespace(run=run_cli, app=api.app)
 
 
 def test_jobs_list_pages_as_json_and_as_a_table(cli_api):
@@ -142,7 +155,9 @@ def test_ctrl_c_stops_following_and_leaves_the_job_alone(follow, cli_api):
     assert cli_api.app.state.job_store.get(uuid.UUID(job_id)).status is JobStatus.QUEUED
 
 
-def test_the_local_list_commands_print_json_too(engine, demo_settings, monkeypatch):
+@pytest.mark.parametrize("api_options", [ApiOptions(tenants=(), client_tenant=None)])  # no key but the test's
+def test_the_local_list_commands_print_json_too(engine, api, monkeypatch):
+    demo_settings = api.settings
     monkeypatch.setenv("TRAINFORGE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     key = KeyStore(engine).create("t1", name="ops").key
     home = ["--home", str(demo_settings.home)]

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.integration.conftest import ApiOptions
 from trainforge.cli import studies as studies_cli
 from trainforge.fields import priority_value
 from trainforge.jobs.status import JobStatus
@@ -19,10 +20,17 @@ LEARNING_RATE = '{"type": "float", "low": 0.01, "high": 0.3, "log": true}'
 
 
 @pytest.fixture
-def cli_app(cli_api):
+def api_options() -> ApiOptions:
+    """A key of tenant t1 (which has the demo_load feature set), given on the command line, not by the client."""
+    return ApiOptions(tenants=("t1",), client_tenant=None)
+
+
+@pytest.fixture
+def cli_app(run_cli, api, monkeypatch):
     """``run(*args)`` invokes ``trainforge studies`` with a key of tenant t1 (which has the demo_load feature set);
     ``app`` is the server (for its stores)."""
-    return SimpleNamespace(run=lambda *args: cli_api.run("studies", *args), app=cli_api.app)
+    monkeypatch.setenv("COLUMNS", "200")  # tables keep ids on one line
+    return SimpleNamespace(run=lambda *args: run_cli("studies", *args), app=api.app)
 
 
 def start_args(name: str = "lf_hpo", *extra: str) -> list[str]:

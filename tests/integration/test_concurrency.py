@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests.integration.conftest import copy_mlflow_template
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.status import JobStatus
@@ -30,12 +31,13 @@ def peak_overlap(intervals) -> int:
     return peak
 
 
-def test_twenty_jobs_on_ten_workers_run_ten_at_once_and_all_complete(tmp_path, local_ray):
+def test_twenty_jobs_on_ten_workers_run_ten_at_once_and_all_complete(tmp_path, local_ray, mlflow_sqlite_template):
     db_url = f"sqlite:///{tmp_path / 'trainforge.db'}"
     settings = load_settings(
         home=tmp_path / "home", database_url=db_url, job_cpus=0.2, worker_concurrency=10, train_threads=1
     )
     settings.ensure_home()
+    copy_mlflow_template(mlflow_sqlite_template, settings.home / "mlflow.db")
     from trainforge.db.engine import make_engine
     from trainforge.db.migrate import upgrade
 

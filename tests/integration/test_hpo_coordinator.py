@@ -238,10 +238,12 @@ def test_a_20_trial_study_with_2_parallel_trials_finishes_20_trials(optuna_url, 
 def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it_left_running(
     optuna_url, local_ray, feature_store_root
 ):
+    # 10 trials: the kill comes after 3 have finished with 2 in flight, and the second coordinator runs the rest.
+    n_trials = 10
     study_id = uuid.uuid4()
-    spec = StudySpec(study_id, parse_search_space("lightgbm", SPACE), "tpe", 7, 20, 2, None)
+    spec = StudySpec(study_id, parse_search_space("lightgbm", SPACE), "tpe", 7, n_trials, 2, None)
     args = [sys.executable, str(RESUME_SCRIPT), local_ray.get_runtime_context().gcs_address, optuna_url]
-    args += [str(study_id), feature_store_root, "20"]
+    args += [str(study_id), feature_store_root, str(n_trials)]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
@@ -264,7 +266,7 @@ def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it
     left = stored_trials(optuna_url, spec)
     left_running = [trial for trial in left if trial.state == TrialState.RUNNING]
     assert left_running, "the kill left no RUNNING trial to resume"
-    assert finished_count(left) < 20
+    assert finished_count(left) < n_trials
 
     second = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -275,7 +277,7 @@ def test_a_killed_coordinator_resumes_to_exactly_n_trials_and_reruns_the_ones_it
 
     trials = stored_trials(optuna_url, spec)
     states = Counter(trial.state for trial in trials)
-    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == 20
+    assert states[TrialState.COMPLETE] + states[TrialState.PRUNED] == n_trials
     assert states[TrialState.RUNNING] == 0
     by_number = {trial.number: trial for trial in trials}
     for stale in left_running:  # failed on resume, and run again with the same parameters
@@ -308,17 +310,18 @@ def test_a_grid_search_visits_each_point_once(optuna_url, data_ref):
     assert sorted(points) == [(n, depth) for n in (20, 40) for depth in (3, 5, 7)]
 
 
-@pytest.mark.parametrize("strategy", ["random", "tpe"])
-def test_a_seeded_study_samples_the_same_parameters_again(optuna_url, data_ref, strategy):
-    # TPE models past trials after its 10 random start-up trials: 12 trials include two it chose by the model.
+# TPE models past trials after its 10 random start-up trials: 12 trials include two it chose by the model. Random
+# sampling has no such phase: 4 trials show the same sequence again (each trial run costs time, twice per test).
+@pytest.mark.parametrize(("strategy", "n_trials"), [("random", 4), ("tpe", 12)])
+def test_a_seeded_study_samples_the_same_parameters_again(optuna_url, data_ref, strategy, n_trials):
     sequences = []
     for _ in range(2):
-        spec = spec_for(strategy=strategy, seed=42, n_trials=12, parallel_jobs=1, pruner="none")
+        spec = spec_for(strategy=strategy, seed=42, n_trials=n_trials, parallel_jobs=1, pruner="none")
         listener = Listener()
         run_study(spec, open_storage(optuna_url), data_ref, listener)
         sequences.append([record.params for record in listener.started])
     assert sequences[0] == sequences[1]
-    assert len({json.dumps(params, sort_keys=True) for params in sequences[0]}) == 12
+    assert len({json.dumps(params, sort_keys=True) for params in sequences[0]}) == n_trials
 
 
 @pytest.mark.parametrize("pruner", ["median", "successive_halving"])
@@ -422,7 +425,7 @@ def test_a_stopped_study_fails_its_running_trials_and_reruns_them_when_resumed(o
     # Trials of 400 rounds (a small learning rate never stops early): slow enough that the study is still running
     # when the listener, asked every 0.5 s, says stop.
     space = {"learning_rate": {"type": "float", "low": 0.005, "high": 0.01}, "n_estimators": 400}
-    spec = spec_for(space, n_trials=12, pruner="none")
+    spec = spec_for(space, n_trials=8, pruner="none")  # stopped once 3 have finished: the resumed run has 5 left
     stopped = run_study(spec, open_storage(optuna_url), data_ref, Listener(stop_after=3))
     assert stopped.reason == "stopped"
     trials = stored_trials(optuna_url, spec)
@@ -437,7 +440,7 @@ def test_a_stopped_study_fails_its_running_trials_and_reruns_them_when_resumed(o
     assert [record.number for record in listener.resumed] == [t.number for t in trials if t.state.is_finished()]
     assert listener.counts[0] == stopped.counts
     trials = stored_trials(optuna_url, spec)
-    assert finished_count(trials) == 12
+    assert finished_count(trials) == 8
     assert not any(trial.state in (TrialState.RUNNING, TrialState.WAITING) for trial in trials)
     for trial in interrupted:
         assert any(other.user_attrs.get("retry_of") == trial.number for other in trials)

@@ -15,17 +15,13 @@ import pytest
 from mlflow.entities import ViewType
 from sqlalchemy import event
 
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.coordinator import TrialRecord
 from trainforge.hpo.store import StudyStore
 from trainforge.hpo.study_listener import BATCH_SECONDS, HEARTBEAT_SECONDS, TUNE_PROGRESS, JobStudyListener
 from trainforge.jobs.records import NewJob
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.kinds import make_worker
 from trainforge.pipeline.config import TrainingConfig, TuningConfig
-from trainforge.registry import ModelRegistry
 from trainforge.submission import JobRequest, OptimizeRequest, enqueue_with_study, submit_job, submit_study
 
 SPACE = {
@@ -37,23 +33,12 @@ SPACE = {
 
 
 @pytest.fixture
-def setup(engine, settings, local_ray, request):
+def setup(engine, make_worker, request):
+    optuna = {}
     if engine.dialect.name == "postgresql":  # Optuna on the same backend as the metadata, in its own schema
-        settings = settings.model_copy(update={"optuna_storage_url": request.getfixturevalue("pg_url")})
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    features.write_frame(
-        "t1",
-        "site_load",
-        generate_demo_load(n_series=2, periods=24 * 60),
-        timestamp_col="timestamp",
-        series_col="site_id",
-    )
-    store = JobStore(engine)
-    studies = StudyStore(engine)
-    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
-    return store, studies, features, registry, worker
+        optuna = {"optuna_storage_url": request.getfixturevalue("pg_url")}
+    made = make_worker(periods=24 * 60, **optuna)
+    return made.store, StudyStore(engine), made.features, made.registry, made.worker
 
 
 def test_a_study_tunes_in_parallel_fits_the_best_trial_and_registers_it(setup):

@@ -12,7 +12,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
-from trainforge.api.app import create_app
+from tests.integration.conftest import ApiOptions
 from trainforge.api.routes import metrics as metrics_routes
 from trainforge.db.engine import make_engine
 from trainforge.db.tables import workers
@@ -21,7 +21,6 @@ from trainforge.jobs.records import NewJob
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
 from trainforge.observability import ServiceMetricsCollector
-from trainforge.settings import load_settings
 
 
 def new_job(tenant: str = "secret-tenant") -> NewJob:
@@ -91,11 +90,13 @@ def history(engine):
 
 
 @pytest.fixture
-def client(engine, tmp_path):
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+def api_options() -> ApiOptions:
+    return ApiOptions(tenants=(), client_tenant=None, feature_tenants=())
+
+
+@pytest.fixture
+def client(api):
+    return api.client
 
 
 def test_metrics_show_the_service_without_a_key_and_without_tenants(history, client):

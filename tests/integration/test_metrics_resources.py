@@ -10,13 +10,8 @@ import pytest
 
 from trainforge.compute import resources
 from trainforge.compute.resources import measure_resources
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.status import JobStatus
-from trainforge.jobs.store import JobStore
-from trainforge.kinds import make_worker
 from trainforge.pipeline.config import TrainingConfig
-from trainforge.registry import ModelRegistry
 from trainforge.submission import JobRequest, submit_job
 
 
@@ -77,14 +72,9 @@ def test_the_sampler_stops_when_the_work_raises(peak_source):
     assert not any(t.name == "trainforge-resource-sampler" for t in threading.enumerate())
 
 
-def test_a_real_job_stores_the_cpu_and_memory_of_its_ray_work(engine, settings, local_ray):
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    frame = generate_demo_load(n_series=2, periods=24 * 120)
-    features.write_frame("t1", "site_load", frame, timestamp_col="timestamp", series_col="site_id")
-    store = JobStore(engine)
-    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = make_worker(settings, store, registry, worker_id="resource-test", poll_seconds=0.2)
+def test_a_real_job_stores_the_cpu_and_memory_of_its_ray_work(make_worker):
+    made = make_worker(worker_id="resource-test")
+    store, features, worker = made.store, made.features, made.worker
     request = JobRequest(
         tenant_id="t1",
         model_type="forecast",

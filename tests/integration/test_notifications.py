@@ -17,18 +17,14 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, text
 
-from trainforge.api.app import create_app
+from tests.integration.conftest import ApiOptions
 from trainforge.db.tables import notification_cursors, notification_deliveries, training_job_events
 from trainforge.db.types import utcnow
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.records import NewJob
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
-from trainforge.kinds import make_worker
 from trainforge.notifications import (
     DeliveryStatus,
     NotificationDispatcher,
@@ -38,10 +34,7 @@ from trainforge.notifications import (
     WebhookStore,
 )
 from trainforge.pipeline.config import TrainingConfig
-from trainforge.registry import ModelRegistry
-from trainforge.settings import load_settings
 from trainforge.submission import JobRequest, submit_job
-from trainforge.tenancy import KeyStore
 
 WEBHOOKS = "/ai/training/webhooks"
 JOBS = "/ai/training/jobs"
@@ -448,13 +441,9 @@ def test_the_dispatcher_loop_delivers_and_stops(engine, receiver):
     assert len(receiver.requests) == 1
 
 
-def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local_ray, receiver, dispatchers):
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    frame = generate_demo_load(n_series=2, periods=24 * 120)
-    features.write_frame("t1", "site_load", frame, timestamp_col="timestamp", series_col="site_id")
-    store = JobStore(engine)
-    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
+def test_a_webhook_receives_the_completion_of_a_real_job(engine, make_worker, receiver, dispatchers):
+    made = make_worker(worker_id="notify-test")
+    store, features, worker = made.store, made.features, made.worker
     add_webhook(engine, receiver.url())
     request = JobRequest(
         tenant_id="t1",
@@ -464,7 +453,6 @@ def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local
         config=TrainingConfig(target_variable="load_kw", horizon=24, hyperparams={"n_estimators": 40}),
     )
     job = submit_job(request, store=store, features=features)
-    worker = make_worker(settings, store, registry, worker_id="notify-test", poll_seconds=0.2)
     assert worker.run_next().status is JobStatus.COMPLETED, store.logs(job.job_id)[0]
 
     dispatchers().dispatch_once()
@@ -480,27 +468,18 @@ def test_a_webhook_receives_the_completion_of_a_real_job(engine, settings, local
 
 
 # -- the API ------------------------------------------------------------------------------------------------------
-def _api(engine, home, **settings_fields):
-    settings = load_settings(
-        home=home, database_url=engine.url.render_as_string(hide_password=False), **settings_fields
-    )
-    settings.ensure_home()
-    keys = KeyStore(engine)
-    tokens = {"t1": keys.create("t1").token, "t2": keys.create("t2").token}
-    with TestClient(create_app(settings)) as client:
-        yield client, tokens
-
-
 @pytest.fixture
-def api(engine, tmp_path):
-    """The API with the default settings: webhooks may only point at public addresses."""
-    yield from _api(engine, tmp_path / "home")
+def api_options() -> ApiOptions:
+    """The API with the default settings (webhooks may only point at public addresses), a key of t1 and of t2."""
+    return ApiOptions(client_tenant=None, feature_tenants=())
 
 
-@pytest.fixture
-def private_api(engine, tmp_path):
-    """The API of a server that lets webhooks reach this machine (the test receiver is on 127.0.0.1)."""
-    yield from _api(engine, tmp_path / "home", webhook_allow_private=True)
+# A server that lets webhooks reach this machine (the test receiver is on 127.0.0.1).
+PRIVATE = pytest.mark.parametrize(
+    "api_options",
+    [ApiOptions(client_tenant=None, feature_tenants=(), settings={"webhook_allow_private": True})],
+    ids=["allow_private"],
+)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -508,7 +487,7 @@ def auth(token: str) -> dict[str, str]:
 
 
 def test_create_list_and_delete_webhooks(api):
-    client, tokens = api
+    client, tokens = api.client, api.tokens
     body = {"tenant_id": "t1", "url": "https://hooks.example.com/x", "name": "ops"}
     created = client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"]))
     assert created.status_code == 201, created.text
@@ -547,7 +526,7 @@ def test_create_list_and_delete_webhooks(api):
     ],
 )
 def test_invalid_webhooks_are_422_naming_the_field(api, changes, field):
-    client, tokens = api
+    client, tokens = api.client, api.tokens
     body = {"tenant_id": "t1", "url": "https://hooks.example.com/x"} | changes
     response = client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"]))
     assert response.status_code == 422, response.text
@@ -555,7 +534,7 @@ def test_invalid_webhooks_are_422_naming_the_field(api, changes, field):
 
 
 def test_a_tenant_key_cannot_register_or_list_for_another_tenant(api):
-    client, tokens = api
+    client, tokens = api.client, api.tokens
     body = {"tenant_id": "t2", "url": "https://hooks.example.com/x"}
     refused = client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"]))
     assert refused.status_code == 403 and refused.json()["field"] == "tenant_id"
@@ -563,7 +542,7 @@ def test_a_tenant_key_cannot_register_or_list_for_another_tenant(api):
 
 
 def test_the_number_of_webhooks_per_tenant_is_bounded(api):
-    client, tokens = api
+    client, tokens = api.client, api.tokens
     body = {"tenant_id": "t1", "url": "https://hooks.example.com/x"}
     for _ in range(20):
         assert client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"])).status_code == 201
@@ -571,8 +550,9 @@ def test_the_number_of_webhooks_per_tenant_is_bounded(api):
     assert refused.status_code == 422 and refused.json()["field"] == "tenant_id"
 
 
-def test_the_delivery_log_pages_newest_first_with_its_total(private_api, engine, receiver, dispatchers):
-    client, tokens = private_api
+@PRIVATE
+def test_the_delivery_log_pages_newest_first_with_its_total(api, engine, receiver, dispatchers):
+    client, tokens = api.client, api.tokens
     hook = client.post(WEBHOOKS, json={"tenant_id": "t1", "url": receiver.url()}, headers=auth(tokens["t1"])).json()
     store = JobStore(engine)
     jobs = [str(run_job(store, outcome)) for outcome in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.COMPLETED)]
@@ -586,8 +566,9 @@ def test_the_delivery_log_pages_newest_first_with_its_total(private_api, engine,
     assert (failed["total"], failed["deliveries"]) == (0, [])  # every one was delivered
 
 
-def test_cancelling_through_the_api_notifies_cancelled_and_the_log_shows_it(private_api, engine, receiver, dispatchers):
-    client, tokens = private_api
+@PRIVATE
+def test_cancelling_through_the_api_notifies_cancelled_and_the_log_shows_it(api, engine, receiver, dispatchers):
+    client, tokens = api.client, api.tokens
     hook = client.post(WEBHOOKS, json={"tenant_id": "t1", "url": receiver.url()}, headers=auth(tokens["t1"])).json()
     job = JobStore(engine).enqueue(new_job())
     assert client.delete(f"{JOBS}/{job.job_id}", headers=auth(tokens["t1"])).status_code == 200
@@ -618,7 +599,8 @@ def test_by_default_a_webhook_to_a_private_address_is_refused_for_good_and_nothi
     assert "TRAINFORGE_WEBHOOK_ALLOW_PRIVATE" in delivery.attempt_log[0].error
 
 
-def test_a_server_that_allows_private_addresses_registers_one(private_api):
-    client, tokens = private_api
+@PRIVATE
+def test_a_server_that_allows_private_addresses_registers_one(api):
+    client, tokens = api.client, api.tokens
     body = {"tenant_id": "t1", "url": "http://10.0.0.5/hook"}
     assert client.post(WEBHOOKS, json=body, headers=auth(tokens["t1"])).status_code == 201

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from psycopg import sql
 from sqlalchemy import make_url
 
 import trainforge.registry
+from tests.integration.conftest import copy_mlflow_template
 from trainforge.errors import (
     InvalidInput,
     ModelVersionNotFound,
@@ -50,22 +50,15 @@ HYPERPARAMS = {"objective": "regression", "num_leaves": 7, "learning_rate": 0.1,
 def tracking_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated MLflow backend for one test."""
     if request.param == "sqlite":
-        database = tmp_path / "mlflow.db"
-        shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), database)
+        database = copy_mlflow_template(request.getfixturevalue("mlflow_sqlite_template"), tmp_path / "mlflow.db")
         yield f"sqlite:///{database}"
     else:
         yield from throwaway_postgres_database(template=request.getfixturevalue("migrated_postgres_template"))
 
 
 # MLflow creates its schema the first time a client opens a backend (~2 s of migrations). Each test copies a backend
-# migrated once per session instead; the first-open path still runs, for the templates.
-
-
-@pytest.fixture(scope="session")
-def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    database = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    open_mlflow_backend(f"sqlite:///{database}")
-    return database
+# migrated once per session instead (for SQLite, the integration tests' mlflow_sqlite_template); the first-open path
+# still runs, for the templates.
 
 
 @pytest.fixture(scope="session")
@@ -445,10 +438,9 @@ def test_registered_version_is_a_plain_value(registry: Any, booster: lightgbm.Bo
 
 
 def test_an_outdated_mlflow_schema_is_reported_with_the_upgrade_command(
-    migrated_sqlite_template: Path, tmp_path: Path
+    mlflow_sqlite_template: Path, tmp_path: Path
 ) -> None:
-    database = tmp_path / "old-mlflow.db"
-    shutil.copyfile(migrated_sqlite_template, database)
+    database = copy_mlflow_template(mlflow_sqlite_template, tmp_path / "old-mlflow.db")
     with contextlib.closing(sqlite3.connect(database)) as connection, connection:
         connection.execute("UPDATE alembic_version SET version_num = 'an-older-revision'")
 

@@ -11,13 +11,10 @@ import re
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from trainforge.api.app import create_app
+from tests.integration.conftest import ApiOptions
 from trainforge.db.tables import api_keys, metadata
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.status import JobStatus
 from trainforge.jobs.store import JobStore
 from trainforge.settings import load_settings
@@ -52,22 +49,15 @@ OPEN_ROUTES = {"/healthz", "/metrics"}
 
 
 @pytest.fixture
-def world(engine, tmp_path):
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    frame = generate_demo_load(n_series=1, periods=24 * 40)
-    for tenant in ("alpha", "beta"):
-        features.write_frame(tenant, "load", frame, timestamp_col="timestamp", series_col="site_id")
-    keys = KeyStore(engine)
-    tokens = {
-        "alpha": keys.create("alpha").token,
-        "beta": keys.create("beta").token,
-        "admin": keys.create("ops", name="ops", is_admin=True).token,
-    }
-    app = create_app(settings)
-    with TestClient(app) as client:
-        yield client, tokens, JobStore(engine), keys, app
+def api_options() -> ApiOptions:
+    return ApiOptions(
+        tenants=("alpha", "beta"), admin=True, client_tenant=None, feature_tenants=("alpha", "beta"), feature_set="load"
+    )
+
+
+@pytest.fixture
+def world(api, engine):
+    return api.client, api.tokens, JobStore(engine), api.keys, api.app
 
 
 def auth(token: str) -> dict[str, str]:

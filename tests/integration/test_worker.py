@@ -13,7 +13,6 @@ from mlflow import MlflowClient
 from trainforge.db.types import utcnow
 from trainforge.errors import NotFound
 from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.checkpoint_dirs import job_checkpoint_dir
 from trainforge.jobs.hooks import JobHook
 from trainforge.jobs.status import JobStatus
@@ -26,20 +25,9 @@ from trainforge.testing import wait_for
 
 
 @pytest.fixture
-def setup(engine, settings, local_ray):
-    settings.ensure_home()
-    features = ParquetFeatureStore(settings.resolved_feature_store_root)
-    features.write_frame(
-        "t1",
-        "site_load",
-        generate_demo_load(n_series=2, periods=24 * 120),
-        timestamp_col="timestamp",
-        series_col="site_id",
-    )
-    store = JobStore(engine)
-    registry = ModelRegistry(settings.resolved_mlflow_tracking_uri, settings.resolved_artifact_root)
-    worker = make_worker(settings, store, registry, worker_id="test-worker", poll_seconds=0.2)
-    return store, features, registry, worker
+def setup(make_worker):
+    made = make_worker()
+    return made.store, made.features, made.registry, made.worker
 
 
 def submit(store, features, **config) -> object:

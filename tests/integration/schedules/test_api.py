@@ -8,36 +8,13 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from trainforge.api.app import create_app
 from trainforge.db.tables import schedule_firings, schedules, training_jobs
-from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.schedules import Scheduler
-from trainforge.settings import load_settings
-from trainforge.tenancy import KeyStore
 
 JOBS = "/ai/training/jobs"
 SCHEDULES = "/ai/training/schedules"
-
-
-@pytest.fixture
-def api(engine, tmp_path):
-    """A client with a key of tenant t1 (which has the demo_load feature set), and the app (for its stores)."""
-    settings = load_settings(home=tmp_path / "home", database_url=engine.url.render_as_string(hide_password=False))
-    settings.ensure_home()
-    frame = generate_demo_load(n_series=1, periods=24 * 40)
-    ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-        "t1", "demo_load", frame, timestamp_col="timestamp", series_col="site_id"
-    )
-    keys = KeyStore(engine)
-    headers = {"Authorization": f"Bearer {keys.create('t1', name='tests').token}"}
-    app = create_app(settings)
-    with TestClient(app, headers=headers) as client:
-        client.other_tenant = {"Authorization": f"Bearer {keys.create('t2', name='other').token}"}
-        yield client, app
 
 
 def job(**overrides):
@@ -72,7 +49,7 @@ def fire(app, now: datetime):
 
 
 def test_a_schedule_created_over_http_fires_a_job(api):
-    client, app = api
+    client, app = api.client, api.app
     created = client.post(SCHEDULES, json=schedule_body())
     assert created.status_code == 201, created.text
     schedule = created.json()
@@ -100,7 +77,7 @@ def test_a_schedule_created_over_http_fires_a_job(api):
 
 
 def test_list_get_pause_resume_delete(api):
-    client, app = api
+    client, app = api.client, api.app
     ids = [
         client.post(SCHEDULES, json=schedule_body(name=f"s{i}", cron="@daily")).json()["schedule_id"] for i in range(3)
     ]
@@ -148,7 +125,7 @@ def test_list_get_pause_resume_delete(api):
     ],
 )
 def test_invalid_schedules_are_refused_naming_the_field_and_change_nothing(api, engine, change, field):
-    client, _app = api
+    client = api.client
     response = client.post(SCHEDULES, json=schedule_body(**change))
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
@@ -156,7 +133,7 @@ def test_invalid_schedules_are_refused_naming_the_field_and_change_nothing(api, 
 
 
 def test_a_taken_name_is_refused(api, engine):
-    client, _app = api
+    client = api.client
     assert client.post(SCHEDULES, json=schedule_body()).status_code == 201
     again = client.post(SCHEDULES, json=schedule_body(cron="@weekly"))
     assert again.status_code == 422 and again.json()["field"] == "name"
@@ -164,18 +141,18 @@ def test_a_taken_name_is_refused(api, engine):
 
 
 def test_a_tenant_key_cannot_schedule_or_list_for_another_tenant(api, engine):
-    client, _app = api
-    refused = client.post(SCHEDULES, json=schedule_body(), headers=client.other_tenant)
+    client = api.client
+    refused = client.post(SCHEDULES, json=schedule_body(), headers=api.auth("t2"))
     assert refused.status_code == 403 and refused.json()["field"] == "tenant_id"
-    assert client.get(SCHEDULES, params={"tenant_id": "t1"}, headers=client.other_tenant).status_code == 403
+    assert client.get(SCHEDULES, params={"tenant_id": "t1"}, headers=api.auth("t2")).status_code == 403
     client.post(SCHEDULES, json=schedule_body())
-    assert client.get(SCHEDULES, headers=client.other_tenant).json()["total"] == 0
+    assert client.get(SCHEDULES, headers=api.auth("t2")).json()["total"] == 0
     assert client.get(SCHEDULES).json()["total"] == 1
     assert counts(engine)[0] == 1
 
 
 def test_schedule_in_jobs_start_queues_the_job_now_and_creates_a_schedule(api, engine):
-    client, app = api
+    client, app = api.client, api.app
     accepted = client.post(f"{JOBS}/start", json=job(schedule="CRON_TZ=Europe/Berlin @daily"))
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
@@ -198,7 +175,7 @@ def test_schedule_in_jobs_start_queues_the_job_now_and_creates_a_schedule(api, e
 
 
 def test_jobs_start_without_a_schedule_answers_as_before(api):
-    client, _app = api
+    client = api.client
     body = client.post(f"{JOBS}/start", json=job()).json()
     assert body["schedule_id"] is None and body["next_run_at"] is None
     assert body["message"] == "Training job queued successfully"
@@ -207,7 +184,7 @@ def test_jobs_start_without_a_schedule_answers_as_before(api):
 
 @pytest.mark.parametrize("schedule", ["every day", "0 3 * *", "CRON_TZ=Nowhere 0 3 * * *", "@reboot", "61 * * * *"])
 def test_an_invalid_schedule_in_jobs_start_writes_nothing(api, engine, schedule):
-    client, _app = api
+    client = api.client
     refused = client.post(f"{JOBS}/start", json=job(schedule=schedule))
     assert refused.status_code == 422 and refused.json()["field"] == "schedule"
     assert counts(engine) == (0, 0, 0)

@@ -6,10 +6,18 @@ import re
 
 import pytest
 
+from tests.integration.conftest import ApiOptions
+
 
 @pytest.fixture
-def run(cli_api):
-    return lambda *args: cli_api.run("schedules", *args)
+def api_options() -> ApiOptions:
+    """A key of tenant t1 (which has the demo_load feature set), given on the command line, not by the client."""
+    return ApiOptions(tenants=("t1",), client_tenant=None)
+
+
+@pytest.fixture
+def run(run_cli):
+    return lambda *args: run_cli("schedules", *args)
 
 
 def test_create_list_pause_resume_delete(run):
