@@ -22,7 +22,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.integration.hpo_faults import dying_actor, raising_actor
+from tests.integration.hpo.faults import dying_actor, raising_actor
 from trainforge.errors import InsufficientData
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
@@ -37,7 +37,7 @@ from trainforge.models.lightgbm_forecast import fit, predict
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.request import PipelineRequest
 
-RESUME_SCRIPT = Path(__file__).with_name("hpo_resume_study.py")
+RESUME_SCRIPT = Path(__file__).with_name("resume_study.py")
 # Fast trials: few, shallow trees; early stopping after 10 rounds without progress.
 SPACE = {
     "n_estimators": {"type": "int", "low": 20, "high": 80},

@@ -1,6 +1,6 @@
 """Run one study's coordinator in a process of its own, as a worker would: the kill-and-resume test SIGKILLs it.
 
-Usage: python hpo_resume_study.py RAY_ADDRESS STORAGE_URL STUDY_ID FEATURE_STORE_ROOT N_TRIALS
+Usage: python resume_study.py RAY_ADDRESS STORAGE_URL STUDY_ID FEATURE_STORE_ROOT N_TRIALS
 
 Joins the Ray cluster at RAY_ADDRESS (the test session's), prepares the study's data, and runs the study; prints
 one line per finished trial and a JSON line with the outcome at the end.

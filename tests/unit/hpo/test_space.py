@@ -359,7 +359,7 @@ def test_qmc_draws_the_same_sobol_points_for_any_seed_after_the_first_trial():
 
 
 def test_the_documented_defaults_are_the_codes():
-    text = (Path(__file__).parents[2] / "docs" / "hpo.md").read_text()
+    text = (Path(__file__).parents[3] / "docs" / "hpo.md").read_text()
     section = text[text.index("### Defaults per family") : text.index("### Strategies")]
     rows = {}
     for line in section.splitlines():
