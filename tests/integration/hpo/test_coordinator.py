@@ -326,12 +326,13 @@ def test_a_seeded_study_samples_the_same_parameters_again(optuna_url, data_ref, 
 
 @pytest.mark.parametrize("pruner", ["median", "successive_halving"])
 def test_the_pruner_prunes_trials_in_a_bad_region(optuna_url, data_ref, pruner):
-    # Three learning rates far too small for 100 rounds, and one good one. Everything else is fixed, so the
+    # Three learning rates far too small for 300 rounds, and one good one. Everything else is fixed, so the
     # good trials are all alike: none is ever worse than the median, or outside a rung's top quarter, and only the
-    # bad region can be pruned.
+    # bad region can be pruned. The pruner's verdict reaches a trial's actor while it trains: 300 rounds (the good
+    # trials stop early) leave it time to land on a loaded machine, where 100 let some bad trials finish first.
     space = {
         "learning_rate": {"type": "categorical", "choices": [0.0001, 0.0003, 0.001, 0.2]},
-        "n_estimators": 100,
+        "n_estimators": 300,
         "early_stopping_rounds": 10,
     }
     spec = spec_for(space, strategy="random", seed=3, n_trials=20, pruner=pruner)
