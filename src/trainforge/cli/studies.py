@@ -327,6 +327,7 @@ def show(
         "model": f"{study['model_type']} -> {study['model_name']}",
         "feature set": study["feature_set"],
         "strategy": study["optimization_strategy"],
+        "pruner": study["pruner"],
         "trials": f"{_finished(study)} of {study['n_trials_total']} finished ({study['n_trials_completed']} "
         f"complete, {study['n_trials_pruned']} pruned), {study['n_trials_failed']} failed",
         "parallel": str(study["parallel_jobs"]),

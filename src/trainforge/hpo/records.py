@@ -74,8 +74,8 @@ class BestTrial:
 class StudyRecord:
     """A study and, read from its job in the same query, the status it follows.
 
-    ``status``, ``completed_at``, ``model_name``, ``model_id`` and ``error_message`` are the job's; ``updated_at``
-    is the later of the study's and the job's last change.
+    ``status``, ``completed_at``, ``model_name``, ``model_id``, ``error_message`` and ``pruner`` (its config's
+    tuning) are the job's; ``updated_at`` is the later of the study's and the job's last change.
     """
 
     study_id: UUID
@@ -101,6 +101,7 @@ class StudyRecord:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    pruner: str = "median"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> StudyRecord:
@@ -134,6 +135,7 @@ class StudyRecord:
             updated_at=max(row["updated_at"], row["job_updated_at"]),
             # A failed job that was retried keeps its old completed_at until claimed again: not "completed" then.
             completed_at=row["job_completed_at"] if status.is_terminal else None,
+            pruner=((row.get("job_config") or {}).get("tuning") or {}).get("pruner", "median"),
         )
 
 

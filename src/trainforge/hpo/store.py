@@ -50,6 +50,7 @@ _STUDY_QUERY = select(
     jobs.error_message.label("job_error_message"),
     jobs.updated_at.label("job_updated_at"),
     jobs.completed_at.label("job_completed_at"),
+    jobs.config.label("job_config"),  # its tuning: the pruner, which the study row does not keep
 ).join_from(hpo_studies, training_jobs, studies.job_id == jobs.job_id)
 
 

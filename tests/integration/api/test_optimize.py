@@ -355,6 +355,8 @@ def test_the_pruner_is_chosen_over_the_api(api, pruner):
     assert accepted.status_code == 202, accepted.text
     job = client.get(f"{JOBS}/{accepted.json()['job_id']}").json()
     assert job["config"]["tuning"]["pruner"] == pruner
+    study = client.get(f"{OPTIMIZE}/{accepted.json()['study_id']}").json()
+    assert study["pruner"] == pruner  # read back from the study too
 
 
 def test_an_unknown_pruner_is_422_naming_it(api, engine):

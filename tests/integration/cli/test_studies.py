@@ -109,7 +109,15 @@ def test_start_show_trials_list_cancel(cli_app):
 
     shown = run("show", str(study_id))
     assert shown.exit_code == 0, shown.output
-    for text in ("queued", "random", "0 of 4 finished", "forecast -> load_forecast", "600 s", "no trial complete yet"):
+    for text in (
+        "queued",
+        "random",
+        "successive_halving",
+        "0 of 4 finished",
+        "forecast -> load_forecast",
+        "600 s",
+        "no trial complete yet",
+    ):
         assert text in shown.output, shown.output
     space = json.loads(run("show", str(study_id), "--json").output)["search_space"]
     assert space == {"learning_rate": json.loads(LEARNING_RATE), "max_bin": 31}

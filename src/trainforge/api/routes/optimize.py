@@ -48,6 +48,7 @@ class StudyDetail(BaseModel):
     feature_set: str
     status: JobStatus = Field(description="The study's status: its job's (queued, running, completed, ...).")
     optimization_strategy: str
+    pruner: str = Field(description="Stops unpromising trials early: median, successive_halving or none.")
     search_space: dict[str, Any] = Field(description="The checked space: ranges searched, numbers fixed.")
     n_trials_total: int = Field(description="Trials to finish (complete or pruned).")
     n_trials_completed: int
