@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from trainforge.errors import as_value_error
 from trainforge.fields import (
     LABEL_RULE,
     MAX_HYPERPARAMS,
@@ -153,9 +154,7 @@ class TrainingSetup(BaseModel):
     @field_validator("model_family")
     @classmethod
     def _known_family(cls, value: str) -> str:
-        if value not in FAMILIES:
-            raise ValueError(f"unknown model family {value!r}; expected one of {', '.join(FAMILIES)}")
-        return value
+        return as_value_error(lambda name, _field: get_family(name).name, value, "model_family")
 
     @field_validator("register_model")
     @classmethod
@@ -205,6 +204,7 @@ class TrainingConfig(TrainingSetup):
         default=None,
         ge=1,
         le=MAX_TRIALS,
+        exclude=True,  # folded into tuning.n_trials: a dump (the stored config) has it in one place
         description="The specification's shorthand for tuning.n_trials (give one or the other).",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from trainforge.db.engine import write_transaction
 from trainforge.errors import FeatureSetNotFound, InvalidInput
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.hpo.store import StudyStore
@@ -17,7 +18,7 @@ from trainforge.jobs.store import JobStore
 from trainforge.kinds import TUNE, kind_for
 from trainforge.models.families import family_for, validate_hyperparams
 from trainforge.submission._job_request import JobRequest
-from trainforge.submission._studies import check_job_search_space, enqueue_with_study, enqueue_with_study_in
+from trainforge.submission._studies import check_job_search_space, enqueue_with_study_in
 
 __all__ = ["enqueue_job_in", "prepare_job", "submit_job"]
 
@@ -37,17 +38,16 @@ def submit_job(
     if request.schedule is not None:
         raise InvalidInput("submit_job queues one job; a schedule is made by start_recurring_job", field="schedule")
     job = prepare_job(request, features=features, created_by=created_by)
-    if job.kind == TUNE:
-        record, _study = enqueue_with_study(job, jobs=store, studies=StudyStore(store.engine))
-        return record
-    return store.enqueue(job)
+    with write_transaction(store.engine) as conn:
+        return enqueue_job_in(conn, job, jobs=store, reason="submitted")
 
 
 def enqueue_job_in(conn: Connection, job: NewJob, *, jobs: JobStore, reason: str, now=None) -> JobRecord:
     """Queue a checked job in the caller's transaction, and create its study too when it is a ``tune`` job.
 
-    Schedules queue their jobs through here, so a recurring job with ``enable_hpo`` gets a study at every firing.
-    The kind is read from the config (a schedule stores the config, not the kind).
+    Every job is queued through here (:func:`submit_job`, and a schedule's firing, so a recurring job with
+    ``enable_hpo`` gets a study at every firing). The kind is read from the config: a schedule stores the config,
+    not the kind.
     """
     if kind_for(job.config) == TUNE:
         return enqueue_with_study_in(conn, job, jobs=jobs, studies=StudyStore(jobs.engine), reason=reason, now=now)[0]
@@ -91,7 +91,7 @@ def prepare_job(request: JobRequest, *, features: ParquetFeatureStore, created_b
                 f"(numeric columns: {numeric})",
                 field="config.features",
             )
-    stored_config = config.model_dump(mode="json", exclude={"n_trials"}) | {"hyperparams": hyperparams}
+    stored_config = config.model_dump(mode="json") | {"hyperparams": hyperparams}
     return NewJob(
         tenant_id=request.tenant_id,
         model_type=request.model_type,
