@@ -11,7 +11,8 @@
     │   ├── ScheduleNotFound      field ``schedule_id``
     │   ├── WebhookNotFound       field ``webhook_id``
     │   ├── ApiKeyNotFound        field ``key_id``
-    │   └── ModelVersionNotFound  field ``model_id``
+    │   ├── ModelVersionNotFound  field ``model_id``
+    │   └── ModelNotFound         field ``model_name``, or ``version`` for a missing version
     ├── InvalidInput              a request or configuration breaks a rule; names the field  → 422
     │   └── InsufficientData      the data cannot support the requested training            → 422
     ├── IllegalTransition         a job cannot move from its status to the one asked for     → 409
@@ -98,6 +99,21 @@ class ModelVersionNotFound(NotFound):
 
     def __init__(self, model_id: object) -> None:
         super().__init__(f"model {model_id} not found", field="model_id")
+
+
+class ModelNotFound(NotFound):
+    """A tenant has no model of this name, or no such version of it (``POST /ai/models/{name}/predict``).
+
+    The message names only the tenant asked for, so it is the same whether another tenant has such a model or not.
+    """
+
+    def __init__(self, tenant_id: str, model_name: str, version: object | None = None) -> None:
+        if version is None:
+            super().__init__(f"model {model_name!r} not found for tenant {tenant_id!r}", field="model_name")
+        else:
+            super().__init__(
+                f"version {version} of model {model_name!r} not found for tenant {tenant_id!r}", field="version"
+            )
 
 
 class InvalidInput(TrainforgeError):

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         "contend for Python's GIL: with 40 (AnyIO's default) under 200 status polls a second beside a busy worker, "
         "polls took 10 times longer at the 99th percentile than with a few.",
     )
+    model_cache_size: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Loaded models the predict API keeps in memory (least recently used dropped first). Loading a "
+        "version takes MLflow a fraction of a second to seconds; a loaded model holds its booster, a few MB. Eight "
+        "keep a handful of busy models (each tenant's champion, a version being compared) warm in tens of MB; a "
+        "server that forecasts with many models at once wants more.",
+    )
     max_request_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body the API accepts."
     )

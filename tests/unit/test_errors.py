@@ -64,6 +64,8 @@ def test_nothing_raises_a_bare_not_found():
         (errors.WebhookNotFound("w1"), "webhook_id"),
         (errors.ApiKeyNotFound("k1"), "key_id"),
         (errors.ModelVersionNotFound("t1:load:1.0.0"), "model_id"),
+        (errors.ModelNotFound("t1", "load"), "model_name"),
+        (errors.ModelNotFound("t1", "load", "1.2.0"), "version"),
     ],
 )
 def test_each_not_found_names_its_field_and_object(error: NotFound, field: str):

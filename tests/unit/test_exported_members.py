@@ -147,6 +147,16 @@ EXPORTS = {
         "job_for",
         "start_recurring_job",
     ],
+    "trainforge.serving": [
+        "CHAMPION_ALIAS",
+        "Forecast",
+        "HistoryRow",
+        "LoadedModel",
+        "LoadingCache",
+        "PredictRequest",
+        "Predictor",
+        "quantile_key",
+    ],
     "trainforge.submission": [
         "JobRequest",
         "OptimizeRequest",
