@@ -17,6 +17,7 @@ from trainforge.api.errors import install_error_handlers
 from trainforge.api.limits import BodySizeLimit
 from trainforge.api.routes import health, jobs
 from trainforge.api.routes import metrics as metrics_routes
+from trainforge.api.routes import models as model_routes
 from trainforge.api.routes import optimize as optimize_routes
 from trainforge.api.routes import schedules as schedule_routes
 from trainforge.api.routes import webhooks as webhook_routes
@@ -28,6 +29,7 @@ from trainforge.jobs.store import JobStore
 from trainforge.notifications import WebhookSender, WebhookStore, start_dispatcher
 from trainforge.observability import ServiceMetricsCollector
 from trainforge.schedules import Scheduler, ScheduleStore
+from trainforge.serving import Predictor
 from trainforge.settings import Settings
 from trainforge.startup import freeze_startup_objects
 from trainforge.tenancy import KeyStore, ensure_local_admin_key
@@ -59,6 +61,9 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
         if settings.database_url is None:  # the embedded default: make single-machine use work with no key setup
             ensure_local_admin_key(settings, app.state.key_store)
         app.state.feature_store = ParquetFeatureStore(settings.resolved_feature_store_root)
+        app.state.predictor = Predictor(
+            lambda: _model_registry(settings), app.state.feature_store, cache_size=settings.model_cache_size
+        )
         app.state.schedule_store = ScheduleStore(engine)
         app.state.study_store = StudyStore(engine)
         # -- notifications and observability: webhooks, the /metrics collector --
@@ -99,7 +104,14 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
     app.include_router(optimize_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(model_routes.router)
     return app
+
+
+def _model_registry(settings: Settings):
+    from trainforge.registry import ModelRegistry  # imports MLflow: on the first forecast, not at start-up
+
+    return ModelRegistry.from_settings(settings)
 
 
 def _start_worker(settings: Settings, store: JobStore, stop: threading.Event) -> WorkerPoolHandle:

@@ -16,6 +16,7 @@ from trainforge.hpo.store import StudyStore
 from trainforge.jobs.store import JobStore
 from trainforge.notifications import WebhookStore
 from trainforge.schedules import ScheduleStore
+from trainforge.serving import Predictor
 from trainforge.settings import Settings
 from trainforge.tenancy import KeyStore, Principal
 
@@ -47,12 +48,17 @@ async def _study_store(request: Request) -> StudyStore:
     return request.app.state.study_store
 
 
+async def _predictor(request: Request) -> Predictor:
+    return request.app.state.predictor
+
+
 JobStoreDep = Annotated[JobStore, Depends(_job_store)]
 ScheduleStoreDep = Annotated[ScheduleStore, Depends(_schedule_store)]
 WebhookStoreDep = Annotated[WebhookStore, Depends(_webhook_store)]
 StudyStoreDep = Annotated[StudyStore, Depends(_study_store)]
 FeatureStoreDep = Annotated[ParquetFeatureStore, Depends(_feature_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+PredictorDep = Annotated[Predictor, Depends(_predictor)]
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -143,3 +143,42 @@ class Health(BaseModel):
     status: str
     database: str
     schema_revision: str | None
+
+
+MODELS_PREFIX = "/ai/models"
+
+
+class ForecastRow(BaseModel):
+    series_id: str = Field(description="The series forecast.")
+    origin: datetime = Field(description="The series' last history timestamp: the forecast starts after it (UTC).")
+    timestamp: datetime = Field(description="The time forecast: `step` steps after `origin` (UTC).")
+    step: int = Field(ge=1, description="Steps ahead of the origin, from 1 to the response's `horizon`.")
+    value: float | None = Field(description="The point forecast of the model.")
+    quantiles: dict[str, float | None] = Field(
+        description='One value per requested quantile, keyed by the quantile as written (`{"0.1": 380.2}`); empty '
+        "without `quantiles` in the request."
+    )
+
+
+class HistoryPoint(BaseModel):
+    series_id: str = Field(description="The series.")
+    timestamp: datetime = Field(description="When (UTC).")
+    value: float | None = Field(description="The target's value then (null where it was missing).")
+
+
+class PredictResponse(BaseModel):
+    model_id: str = Field(description="The version that forecast: `{tenant}:{model_name}:{semver}`.")
+    forecast_origin: datetime | None = Field(
+        description="The latest origin of any series (UTC); each row carries its series' own `origin`."
+    )
+    horizon: int = Field(description="Steps forecast per series.")
+    quantiles: list[float] = Field(description="The quantiles each row carries, as requested.")
+    unseen_series: list[str] = Field(
+        description="Series the model was not trained on. They are forecast all the same, from their own history "
+        "and level with the series treated as unknown to the model: expect them to be less accurate."
+    )
+    forecasts: list[ForecastRow] = Field(description="One row per series and step, by series, then step.")
+    history: list[HistoryPoint] | None = Field(
+        default=None,
+        description="With `include_history`: the target's values the forecast started from, per series.",
+    )
