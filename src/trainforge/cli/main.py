@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from trainforge.cli import db, features, jobs, keys, studies
+from trainforge.cli import db, features, jobs, keys, models, studies
 from trainforge.cli import schedules as schedules_cli
 from trainforge.cli.context import configure_logging, console, errors, open_database, settings_for
 from trainforge.cli.options import HomeOption, VerboseOption
@@ -49,6 +49,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(features.app, name="features")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(keys.app, name="keys")
+app.add_typer(models.app, name="models")
 app.add_typer(schedules_cli.app, name="schedules")
 app.add_typer(studies.app, name="studies")
 
