@@ -198,3 +198,74 @@ def make_worker(engine, settings, local_ray, mlflow_sqlite_template):
         return WorkerSetup(worker_settings, store, features, registry, worker)
 
     return make
+
+
+TRAINED_HORIZON = 24
+TRAINED_SERIES = ("site-01", "site-02")
+
+
+@dataclass(frozen=True)
+class TrainedModels:
+    """Two versions of t1's ``site_load`` trained by real jobs, in a home of their own (see ``trained_models``)."""
+
+    settings: Settings
+    first: str  # the model id of 1.0.0
+    latest: str  # the model id of 1.1.0
+    features: ParquetFeatureStore
+
+    def frame(self, series: str) -> pd.DataFrame:
+        """The stored rows of one series of the ``site_load`` feature set."""
+        return self.features.load("t1", "site_load", series=[series])
+
+    def api_options(self) -> ApiOptions:
+        """An ``api`` on these models' MLflow backend and feature store (keys for t1, t2 and an admin)."""
+        return ApiOptions(
+            admin=True,
+            feature_tenants=(),
+            settings={
+                "mlflow_tracking_uri": self.settings.resolved_mlflow_tracking_uri,
+                "artifact_root": self.settings.resolved_artifact_root,
+                "feature_store_root": self.settings.resolved_feature_store_root,
+            },
+        )
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory, local_ray, mlflow_sqlite_template) -> TrainedModels:
+    """Train t1's ``site_load`` twice (1.0.0, then 1.1.0 with other hyperparameters: a minor version) through the
+    queue, a worker, Ray and MLflow, once for the session: the models the predict tests forecast with. Tests may
+    read them, and must undo anything they change (an alias)."""
+    from trainforge.db.engine import make_engine
+    from trainforge.db.migrate import upgrade
+    from trainforge.jobs.status import JobStatus
+    from trainforge.jobs.store import JobStore
+    from trainforge.kinds import make_worker
+    from trainforge.pipeline.config import TrainingConfig
+    from trainforge.registry import ModelRegistry
+    from trainforge.submission import JobRequest, submit_job
+
+    home = tmp_path_factory.mktemp("trained-models") / "home"
+    settings = load_settings(home=home, ray_num_cpus=2)
+    settings.ensure_home()
+    copy_mlflow_template(mlflow_sqlite_template, home / "mlflow.db")
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    features = ParquetFeatureStore(settings.resolved_feature_store_root)
+    demo = generate_demo_load(n_series=len(TRAINED_SERIES), periods=24 * 60)
+    features.write_frame("t1", "site_load", demo, timestamp_col="timestamp", series_col="site_id")
+    store = JobStore(engine)
+    worker = make_worker(settings, store, ModelRegistry.from_settings(settings), worker_id="trainer", poll_seconds=0.2)
+    model_ids = []
+    for n_estimators in (40, 60):
+        config = TrainingConfig(
+            target_variable="load_kw", horizon=TRAINED_HORIZON, hyperparams={"n_estimators": n_estimators}
+        )
+        request = JobRequest(
+            tenant_id="t1", model_type="forecast", model_name="site_load", feature_set="site_load", config=config
+        )
+        job = submit_job(request, store=store, features=features)
+        assert worker.run_next().status is JobStatus.COMPLETED, store.logs(job.job_id)[0]
+        model_ids.append(store.get(job.job_id).model_id)
+    engine.dispose()
+    assert model_ids == ["t1:site_load:1.0.0", "t1:site_load:1.1.0"]
+    return TrainedModels(settings, model_ids[0], model_ids[1], features)
