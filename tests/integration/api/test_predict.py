@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from tests.integration.conftest import TRAINED_HORIZON as HORIZON
 from tests.integration.conftest import TRAINED_SERIES as SERIES
 from tests.integration.conftest import ApiOptions, TrainedModels
+from trainforge.api.schemas import PredictResponse
 
 PATH = "/ai/models/site_load/predict"
 
@@ -32,6 +33,8 @@ def trained(trained_models: TrainedModels) -> TrainedModels:
 def predict(api, body: dict | None = None, *, who: str = "t1", path: str = PATH, status: int = 200) -> dict:
     response = api.client.post(path, json={"tenant_id": "t1", **(body or {})}, headers=api.auth(who))
     assert response.status_code == status, response.text
+    if status == 200:  # the route writes its JSON without the model: hold it to the documented shape
+        PredictResponse.model_validate_json(response.content)
     return response.json()
 
 
