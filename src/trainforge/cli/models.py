@@ -95,7 +95,9 @@ def write_plot(body: dict, path: Path) -> None:
         ahead = forecast[forecast["series_id"] == series_id].sort_values("timestamp")
         past = history[history["series_id"] == series_id].sort_values("timestamp").tail(3 * body["horizon"])
         axes.plot(past["timestamp"], past["value"], label="history", color="black", linewidth=1.2)
-        axes.plot(ahead["timestamp"], ahead["value"], label="forecast", color="tab:blue", linewidth=1.2)
+        # The forecast line starts at the last value it was made from, so the two lines join.
+        joined = pd.concat([past.tail(1), ahead[["series_id", "timestamp", "value"]]], ignore_index=True)
+        axes.plot(joined["timestamp"], joined["value"], label="forecast", color="tab:blue", linewidth=1.2)
         if band is not None:
             axes.fill_between(
                 ahead["timestamp"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -28,6 +29,10 @@ __all__ = ["CHAMPION_ALIAS", "Forecast", "LoadedModel", "Predictor"]
 CHAMPION_ALIAS = "champion"
 # Fields of the model's input errors that are the request's own; any other (a column, ``timestamp``) is in history.
 _REQUEST_FIELDS = ("horizon", "quantiles", "history", "series_ids")
+# The version tag that holds a version's model id (``trainforge.registry``'s lineage).
+_MODEL_ID_TAG = "model_id"
+# Model ids remembered by MLflow version (an alias points at a version number); a bound, not a working set.
+_MAX_MODEL_IDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,9 @@ class LoadedModel:
         """The value columns a history needs: the target, then the covariates."""
         return [self.target, *[c for c in self.spec.get("covariates", []) if c != self.target]]
 
-    @property
+    @cached_property
     def known_series(self) -> frozenset[str]:
+        """The series the model was trained on."""
         return frozenset(str(s) for s in self.spec.get("series", []))
 
 
@@ -94,6 +100,7 @@ class Predictor:
         self._registry_lock = threading.Lock()
         self._features = features
         self.cache: LoadingCache[str, LoadedModel] = LoadingCache(self._load, cache_size)
+        self._model_ids: dict[tuple[str, int], str] = {}
 
     @property
     def registry(self) -> Any:
@@ -119,18 +126,38 @@ class Predictor:
         from trainforge.tracking.mlflow_errors import mlflow_errors  # imports MLflow: only once a forecast is asked
 
         registry = self.registry
-        name = f"{tenant_id}.{model_name}"
+        name = f"{tenant_id}.{model_name}"  # the registered model of a tenant's model (registry._records)
+        # One query answers both: the model's aliases and its newest version (MLflow's latest version per stage).
         with mlflow_errors(f"look up model {name}", not_found=ModelNotFound(tenant_id, model_name)):
             registered = registry.backend.client.get_registered_model(name)
-            champion = registered.aliases.get(CHAMPION_ALIAS)
-            if champion is not None:
-                tags = registry.backend.client.get_model_version(name, str(champion)).tags
-                if "model_id" in tags:
-                    return tags["model_id"]
+        champion = registered.aliases.get(CHAMPION_ALIAS)
+        if champion is not None:
+            return self._model_id_of(name, int(champion), not_found=ModelNotFound(tenant_id, model_name))
+        newest = max(registered.latest_versions or [], key=lambda v: int(v.version), default=None)
+        if newest is not None and _MODEL_ID_TAG in newest.tags:
+            return newest.tags[_MODEL_ID_TAG]
+        # The newest version is still being numbered (or was registered by hand): the newest numbered one.
         versions = registry.list_versions(tenant_id, model_name)
         if not versions:
             raise ModelNotFound(tenant_id, model_name)
         return versions[0].model_id
+
+    def _model_id_of(self, name: str, mlflow_version: int, *, not_found: ModelNotFound) -> str:
+        """The model id of MLflow's version ``mlflow_version`` of ``name``: looked up once, as it never changes."""
+        key = (name, mlflow_version)
+        model_id = self._model_ids.get(key)
+        if model_id is None:
+            from trainforge.tracking.mlflow_errors import mlflow_errors
+
+            with mlflow_errors(f"look up version {mlflow_version} of {name}", not_found=not_found):
+                tags = self.registry.backend.client.get_model_version(name, str(mlflow_version)).tags
+            if _MODEL_ID_TAG not in tags:
+                raise not_found  # an alias on a version trainforge did not register (or has not numbered yet)
+            model_id = tags[_MODEL_ID_TAG]
+            if len(self._model_ids) >= _MAX_MODEL_IDS:
+                self._model_ids.clear()
+            self._model_ids[key] = model_id
+        return model_id
 
     def _load(self, model_id: str) -> LoadedModel:
         registry = self.registry
