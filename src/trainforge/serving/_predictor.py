@@ -8,6 +8,7 @@ service needs their ``field`` to answer a 422 naming it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from trainforge.serving._history import SERIES_ID, TIMESTAMP, latest_history, ro
 from trainforge.serving._request import PredictRequest
 
 __all__ = ["CHAMPION_ALIAS", "Forecast", "LoadedModel", "Predictor"]
+
+logger = logging.getLogger(__name__)
 
 # The MLflow alias of the version a model name answers with by default (set by promotion).
 CHAMPION_ALIAS = "champion"
@@ -132,7 +135,16 @@ class Predictor:
             registered = registry.backend.client.get_registered_model(name)
         champion = registered.aliases.get(CHAMPION_ALIAS)
         if champion is not None:
-            return self._model_id_of(name, int(champion), not_found=ModelNotFound(tenant_id, model_name))
+            model_id = self._model_id_of(name, int(champion))
+            if model_id is not None:
+                return model_id
+            logger.warning(
+                "%s: the %r alias is on version %s, which trainforge did not register; forecasting "
+                "with the latest version",
+                name,
+                CHAMPION_ALIAS,
+                champion,
+            )
         newest = max(registered.latest_versions or [], key=lambda v: int(v.version), default=None)
         if newest is not None and _MODEL_ID_TAG in newest.tags:
             return newest.tags[_MODEL_ID_TAG]
@@ -142,22 +154,21 @@ class Predictor:
             raise ModelNotFound(tenant_id, model_name)
         return versions[0].model_id
 
-    def _model_id_of(self, name: str, mlflow_version: int, *, not_found: ModelNotFound) -> str:
-        """The model id of MLflow's version ``mlflow_version`` of ``name``: looked up once, as it never changes."""
+    def _model_id_of(self, name: str, mlflow_version: int) -> str | None:
+        """The model id of MLflow's version ``mlflow_version`` of ``name`` (looked up once: it never changes), or
+        None for a version trainforge did not register."""
         key = (name, mlflow_version)
-        model_id = self._model_ids.get(key)
-        if model_id is None:
+        if key not in self._model_ids:
             from trainforge.tracking.mlflow_errors import mlflow_errors
 
-            with mlflow_errors(f"look up version {mlflow_version} of {name}", not_found=not_found):
+            with mlflow_errors(f"look up version {mlflow_version} of {name}"):
                 tags = self.registry.backend.client.get_model_version(name, str(mlflow_version)).tags
             if _MODEL_ID_TAG not in tags:
-                raise not_found  # an alias on a version trainforge did not register (or has not numbered yet)
-            model_id = tags[_MODEL_ID_TAG]
+                return None  # not remembered: it may be a trainforge version still being numbered
             if len(self._model_ids) >= _MAX_MODEL_IDS:
                 self._model_ids.clear()
-            self._model_ids[key] = model_id
-        return model_id
+            self._model_ids[key] = tags[_MODEL_ID_TAG]
+        return self._model_ids[key]
 
     def _load(self, model_id: str) -> LoadedModel:
         registry = self.registry

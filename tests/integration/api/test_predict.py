@@ -167,6 +167,19 @@ def test_the_champion_alias_is_the_default_version(api, trained):
     assert predict(api)["model_id"] == trained.latest
 
 
+def test_a_version_trainforge_did_not_register_is_passed_over(api, trained):
+    client = MlflowClient(tracking_uri=trained.settings.resolved_mlflow_tracking_uri)
+    by_hand = client.create_model_version(
+        "t1.site_load", source=client.get_model_version_download_uri("t1.site_load", "2")
+    )
+    try:
+        assert predict(api)["model_id"] == trained.latest  # the newest version has no model id: the newest that has
+        client.set_registered_model_alias("t1.site_load", "champion", by_hand.version)
+        assert predict(api)["model_id"] == trained.latest  # nor does the champion
+    finally:
+        client.delete_model_version("t1.site_load", by_hand.version)  # its alias goes with it
+
+
 def test_an_unknown_model_and_another_tenants_model_are_the_same_404(api):
     unknown = predict(api, {"tenant_id": "t2"}, who="t2", path="/ai/models/no_such_model/predict", status=404)
     foreign = predict(api, {"tenant_id": "t2"}, who="t2", status=404)  # t1 has site_load; t2 does not
