@@ -45,6 +45,10 @@ ID_ROUTES = [
 # Routes that name a tenant in the body or the query string.
 TENANT_ROUTES = [("POST", JOBS + "/start"), ("GET", JOBS), ("POST", WEBHOOKS), ("GET", WEBHOOKS)]
 TENANT_ROUTES += [("POST", SCHEDULES), ("GET", SCHEDULES), ("POST", OPTIMIZE + "/start"), ("GET", OPTIMIZE)]
+# A model is addressed by the tenant in the body and its name: another tenant's model is the same 404 as a missing
+# one (tests/integration/api/test_predict.py, with trained models); naming another tenant is a 403 (below).
+PREDICT = "/ai/models/{model_name}/predict"
+TENANT_ROUTES += [("POST", PREDICT)]
 OPEN_ROUTES = {"/healthz", "/metrics"}
 
 
@@ -166,6 +170,16 @@ def test_naming_another_tenant_is_forbidden(world):
     listed = client.get(JOBS, params={"tenant_id": "alpha"}, headers=auth(tokens["beta"]))
     assert listed.status_code == 403
     assert store.list()[1] == 0  # nothing was queued
+
+
+def test_a_forecast_for_another_tenant_is_forbidden_and_a_model_it_lacks_not_found(world):
+    client, tokens, _store, _keys, _app = world
+    path = fill(PREDICT, "m")
+    refused = client.post(path, json={"tenant_id": "alpha"}, headers=auth(tokens["beta"]))
+    assert (refused.status_code, refused.json()["field"]) == (403, "tenant_id")
+    missing = client.post(path, json={"tenant_id": "beta"}, headers=auth(tokens["beta"]))
+    assert (missing.status_code, missing.json()["field"]) == (404, "model_name")
+    assert "alpha" not in missing.json()["message"]
 
 
 def test_lists_only_show_the_keys_tenant_but_admin_sees_all(world):
