@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
 from trainforge.fields import (
     MAX_HYPERPARAMS,
@@ -16,7 +16,7 @@ from trainforge.fields import (
     priority_value,
 )
 from trainforge.names import NAME_RULE, TENANT_RULE
-from trainforge.pipeline.config import ModelType, TrainingSetup, TuningConfig
+from trainforge.pipeline.config import ModelType, TrainingSetup, TuningConfig, check_objective
 
 # Documents the shape of one search-space entry; parse_search_space checks it (naming search_space.<name>).
 _SEARCH_ENTRY_SCHEMA = {
@@ -93,6 +93,11 @@ class OptimizeRequest(TuningConfig):
         "default search space. A range that cannot work is a 422 naming search_space.<name>.",
     )
     priority: Priority = Field(default="normal", description="Of the study's job (higher runs first).")
+
+    @model_validator(mode="after")
+    def _objective_has_backtest(self) -> OptimizeRequest:
+        check_objective(self, self.config)
+        return self
 
     @property
     def priority_value(self) -> int:
