@@ -328,16 +328,17 @@ class TrainingConfig(TrainingSetup):
         self.n_trials = None
         return self
 
-    @model_validator(mode="after")
-    def _objective_has_backtest(self) -> TrainingConfig:
-        if self.enable_hpo:
-            check_objective(self.tuning, self)
-        return self
+    @field_validator("tuning")
+    @classmethod
+    def _objective_has_backtest(cls, value: TuningConfig, info: ValidationInfo) -> TuningConfig:
+        if info.data.get("enable_hpo"):  # backtest and enable_hpo validate before tuning
+            check_objective(value.objective, info.data.get("backtest"))
+        return value
 
 
-def check_objective(tuning: TuningConfig, setup: TrainingSetup) -> None:
+def check_objective(objective: str, backtest: BacktestConfig | None) -> None:
     """Refuse a study objective its setup cannot compute (``backtest_mae`` without ``config.backtest``)."""
-    if tuning.objective == "backtest_mae" and setup.backtest is None:
+    if objective == "backtest_mae" and backtest is None:
         raise ValueError("objective backtest_mae needs config.backtest (the windows to score trials on)")
 
 

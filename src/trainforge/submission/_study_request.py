@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from trainforge.fields import (
     MAX_HYPERPARAMS,
@@ -82,6 +82,7 @@ class OptimizeRequest(TuningConfig):
     )
     config: TrainingSetup = Field(
         default_factory=TrainingSetup,
+        validate_default=True,  # the objective check runs on the default config too
         description="The data window, target, horizon, splits, covariates, series and model family, as for a "
         "training job. The tuning belongs at the top level of this body, and the search space in search_space.",
     )
@@ -94,10 +95,11 @@ class OptimizeRequest(TuningConfig):
     )
     priority: Priority = Field(default="normal", description="Of the study's job (higher runs first).")
 
-    @model_validator(mode="after")
-    def _objective_has_backtest(self) -> OptimizeRequest:
-        check_objective(self, self.config)
-        return self
+    @field_validator("config")
+    @classmethod
+    def _objective_has_backtest(cls, value: TrainingSetup, info: ValidationInfo) -> TrainingSetup:
+        check_objective(info.data.get("objective", "val_mae"), value.backtest)  # objective validates first
+        return value
 
     @property
     def priority_value(self) -> int:

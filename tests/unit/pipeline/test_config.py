@@ -50,7 +50,7 @@ def test_an_unknown_model_family_is_refused():
         ({"interval_levels": [80, 100]}, ("interval_levels",), "between 50 and 99"),
         ({"backtest": {"n_windows": 0}}, ("backtest", "n_windows"), "greater than or equal to 1"),
         ({"backtest": {"windows": 3}}, ("backtest", "windows"), "Extra inputs"),
-        ({"enable_hpo": True, "tuning": {"objective": "backtest_mae"}}, (), "needs config.backtest"),
+        ({"enable_hpo": True, "tuning": {"objective": "backtest_mae"}}, ("tuning",), "needs config.backtest"),
     ],
 )
 def test_calendar_interval_and_backtest_fields_are_checked_naming_the_field(fields, loc, words):
@@ -77,3 +77,15 @@ def test_forecast_defaults_and_the_accepted_calendar():
     assert default.refit_on_all is False and default.backtest is None
     assert default.holidays.country == "US" and default.timezone == "UTC"
     assert TrainingConfig(holidays=None).holidays is None
+
+
+def test_a_study_with_the_backtest_objective_needs_a_backtest_naming_config():
+    from trainforge.submission import OptimizeRequest
+
+    fields = {"tenant_id": "t1", "study_name": "s", "model_type": "forecast", "feature_set": "f"}
+    with pytest.raises(ValidationError) as refused:
+        OptimizeRequest(**fields, objective="backtest_mae")
+    [error] = refused.value.errors()
+    assert error["loc"] == ("config",) and "needs config.backtest" in error["msg"]
+    accepted = OptimizeRequest(**fields, objective="backtest_mae", config={"backtest": {"n_windows": 2}})
+    assert accepted.objective == "backtest_mae" and accepted.config.backtest.n_windows == 2
