@@ -236,3 +236,19 @@ def test_real_eia_load_through_the_feature_store_beats_the_baseline(tmp_path):
     )[-1]
     assert result.metrics["mae"] < 0.95 * result.metrics["baseline_mae"]
     assert result.metrics["mape"] < result.metrics["baseline_mape"]
+
+
+def test_the_registered_model_forecasts_what_the_test_scored_from_history_alone(store_root, demo_run):
+    """No leakage, end to end: the test forecasts were computed with the whole test split in memory; the model,
+    given only the history up to an origin (nothing after it exists), forecasts the same values."""
+    result = demo_run[-1]
+    predictions = result.test_predictions
+    frame = ParquetFeatureStore(store_root).load("acme", "demo")
+    for origin in predictions["origin"].drop_duplicates().iloc[[0, 37, -30]]:
+        scored = predictions[predictions["origin"] == origin].sort_values(["series_id", "step"])
+        history = frame[frame["timestamp"] <= origin]
+        table = result.model.forecast(history, quantiles=[0.1, 0.9])
+        table = table.merge(scored[["series_id", "step"]], on=["series_id", "step"])
+        assert len(table) == len(scored) > 0
+        np.testing.assert_allclose(table["value"], scored["forecast"], rtol=1e-12)
+        assert (table["origin"] == origin).all()
