@@ -13,6 +13,7 @@ from rich.table import Table
 
 from trainforge.cli.client import configure, connect
 from trainforge.cli.context import console, errors
+from trainforge.cli.forecast_view import forecast_table
 from trainforge.cli.options import DEFAULT_API_URL, ApiUrlOption, Output, TenantOption
 
 app = typer.Typer(help="Forecast with registered models (talks to `trainforge serve`).", no_args_is_help=True)
@@ -50,23 +51,15 @@ def _json_value(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def forecast_table(body: dict) -> Table:
-    """The forecast rows of a predict response as a Rich table."""
-    keys = [f"{q:g}" for q in body["quantiles"]]
-    title = f"Forecast of {body['model_id']}, {body['horizon']} steps from {(body['forecast_origin'] or '')[:19]}"
-    table = Table(title=title)
-    for column in ("series_id", "timestamp", "step", "value", *(f"q{key}" for key in keys)):
-        table.add_column(column, justify="left" if column in ("series_id", "timestamp") else "right")
-    for row in body["forecasts"]:
-        values = [row["value"], *(row["quantiles"].get(key) for key in keys)]
-        table.add_row(row["series_id"], row["timestamp"][:19], str(row["step"]), *(_number(value) for value in values))
+def predict_table(body: dict) -> Table:
+    """A predict response as a Rich table: its rows, titled with the model and origin, unseen series below."""
+    origin = (body["forecast_origin"] or "")[:19]
+    table = forecast_table(
+        body["forecasts"], title=f"Forecast of {body['model_id']}, {body['horizon']} steps from {origin}"
+    )
     if body["unseen_series"]:
         table.caption = f"not seen in training (forecast as unknown series): {', '.join(body['unseen_series'])}"
     return table
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:,.3f}"
 
 
 def write_plot(body: dict, path: Path) -> None:
@@ -166,7 +159,7 @@ def predict(
     if output is Output.JSON:
         typer.echo(json.dumps(answer, indent=2))
     else:
-        console.print(forecast_table(answer))
+        console.print(predict_table(answer))
     if plot is not None:
         write_plot(answer, plot)
         shown = min(PLOT_SERIES, len({row["series_id"] for row in answer["forecasts"]}))

@@ -1,4 +1,5 @@
-"""The history a forecast starts from: the rows a request carries, or the latest rows of the model's feature set."""
+"""The history a forecast starts from: the rows a request carries, or the latest rows of the model's feature set
+(``trainforge.features.latest_history``), with the feature set's errors blamed on ``history``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from trainforge.errors import InvalidInput
-from trainforge.features.store import ParquetFeatureStore
+from trainforge.features import ParquetFeatureStore, latest_history
 from trainforge.serving._request import HistoryRow
 
-__all__ = ["FEW_SERIES", "SERIES_ID", "TIMESTAMP", "latest_history", "rows_to_frame"]
+__all__ = ["SERIES_ID", "TIMESTAMP", "rows_to_frame", "stored_history"]
 
 TIMESTAMP = "timestamp"
 SERIES_ID = "series_id"
-# Up to this many requested series are read whole rather than by a time window (see latest_history).
-FEW_SERIES = 16
 
 
 def rows_to_frame(rows: Sequence[HistoryRow]) -> pd.DataFrame:
@@ -30,7 +29,7 @@ def rows_to_frame(rows: Sequence[HistoryRow]) -> pd.DataFrame:
     return frame
 
 
-def latest_history(
+def stored_history(
     store: ParquetFeatureStore,
     tenant_id: str,
     feature_set: str,
@@ -38,49 +37,19 @@ def latest_history(
     columns: Sequence[str],
     freq: str,
     steps: int,
-    series: Sequence[str] | None = None,
+    series: Sequence[str] | None,
 ) -> pd.DataFrame:
-    """The latest ``steps`` rows of each series of a feature set (of ``series`` only, if given).
-
-    A few series (up to :data:`FEW_SERIES`) are read whole and cut to their tails: the store sorts its rows by
-    series, so a filter by series skips most row groups by their statistics, while every row group spans the whole
-    time range and a filter by time on top only costs more. For more series, one read of the set's last ``steps``
-    time steps serves every series that is up to date; a series that ends earlier or has gaps there (fewer rows
-    than ``steps`` in that window) is read again whole and cut.
-
-    Returns:
-        Columns ``timestamp``, ``series_id`` and ``columns``, sorted by series and time; a series with no rows at
-        all is simply absent.
+    """The latest ``steps`` rows of each series of the model's feature set (see ``latest_history``).
 
     Raises:
-        FeatureSetNotFound: the feature set is gone.
-        InvalidInput: it no longer has one of ``columns`` (``field="history"``).
+        FeatureSetNotFound: the feature set is gone (404 naming ``feature_set``).
+        InvalidInput: it is empty, or no longer has one of ``columns``: the request can only send ``history``
+            (``field="history"``).
     """
     try:
-        if series is not None and len(series) <= FEW_SERIES:
-            whole = store.load(tenant_id, feature_set, series=series, columns=columns)
-            return whole.groupby(SERIES_ID, sort=False).tail(steps).reset_index(drop=True)
-        info = store.info(tenant_id, feature_set)
-        if info.end is None:
-            return pd.DataFrame(columns=[TIMESTAMP, SERIES_ID, *columns])
-        start = pd.Timestamp(info.end) - (steps - 1) * pd.tseries.frequencies.to_offset(freq)
-        window = store.load(tenant_id, feature_set, start=start, series=series, columns=columns)
-        counts = window[SERIES_ID].value_counts()
-        wanted = list(series) if series is not None else _every_series(store, tenant_id, feature_set)
-        short = [s for s in wanted if counts.get(s, 0) < steps]
-        if not short:
-            return window
-        again = store.load(tenant_id, feature_set, series=short, columns=columns)
+        return latest_history(store, tenant_id, feature_set, columns=columns, steps=steps, freq=freq, series=series)
     except InvalidInput as error:
         raise InvalidInput(
             f"the feature set {feature_set!r} cannot give this model's history: {error.message}; send `history`",
             field="history",
         ) from error
-    kept = window[~window[SERIES_ID].isin(short)]
-    frame = pd.concat([kept, again.groupby(SERIES_ID, sort=False).tail(steps)], ignore_index=True)
-    return frame.sort_values([SERIES_ID, TIMESTAMP], kind="stable", ignore_index=True)
-
-
-def _every_series(store: ParquetFeatureStore, tenant_id: str, feature_set: str) -> list[str]:
-    # Only the two key columns are read (``load`` always returns them).
-    return store.load(tenant_id, feature_set, columns=[])[SERIES_ID].unique().tolist()

@@ -21,7 +21,7 @@ from trainforge.errors import InvalidInput, ModelNotFound, ModelVersionNotFound
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.registry import RegisteredVersion, format_model_id
 from trainforge.serving._cache import LoadingCache
-from trainforge.serving._history import SERIES_ID, TIMESTAMP, latest_history, rows_to_frame
+from trainforge.serving._history import SERIES_ID, TIMESTAMP, rows_to_frame, stored_history
 from trainforge.serving._request import PredictRequest
 
 __all__ = ["CHAMPION_ALIAS", "Forecast", "LoadedModel", "Predictor"]
@@ -233,7 +233,7 @@ class Predictor:
             if request.series_ids is not None:
                 history = history[history[SERIES_ID].isin(request.series_ids)]
         else:
-            history = latest_history(
+            history = stored_history(
                 self._features,
                 model.version.tenant_id,
                 model.version.facts.feature_set,
