@@ -6,6 +6,7 @@ The models are the two versions of t1's ``site_load`` that ``trained_models`` tr
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -207,6 +208,13 @@ def test_a_second_forecast_is_served_by_the_cached_model(api, trained):
     assert cache.loads == 1 and cache.peek(trained.latest) is model  # not loaded again
     predict(api, {"version": "1.0.0"})
     assert cache.loads == 2 and cache.peek(trained.first) is not None  # another version is another model
+
+
+def test_concurrent_first_forecasts_load_the_model_once(api, trained):
+    with ThreadPoolExecutor(6) as pool:
+        bodies = list(pool.map(lambda series: predict(api, {"series_ids": [series]}), [*SERIES, *SERIES, *SERIES]))
+    assert {body["model_id"] for body in bodies} == {trained.latest}
+    assert api.app.state.predictor.cache.loads == 1
 
 
 @pytest.mark.parametrize(
