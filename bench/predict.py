@@ -9,7 +9,8 @@ the API, then answers over HTTP on one keep-alive connection:
 * the same with the history in the body (the last two weeks of the series).
 * ``--all-reps`` forecasts of every series in one request (no ``series_ids``): the median time, end to end.
 
-The first request loads the model (MLflow's load, then the cache): reported apart as ``cold``.
+The first request loads the model (MLflow's load, then the cache): reported apart as ``cold``. A row of
+``GET /ai/training/jobs?page_size=1`` (a key check and one database read) shows the floor under any request.
 
 Usage: .venv/bin/python bench/predict.py [--series 1000] [--days 35] [--requests 300]
 The last line printed is one JSON object: p50_ms, p99_ms, body_p99_ms, all_series_s, series, rows.
@@ -117,6 +118,13 @@ def main() -> None:
         with trainforge_server(home, env=env) as base:
             client = httpx.Client(base_url=base, headers=local_auth(home), timeout=600)
             model_id = train(client)
+            # The floor under any request: authentication and one read of the metadata database over HTTP.
+            floor_ms = []
+            for index in range(args.warmup + args.requests):
+                start = time.perf_counter()
+                client.get("/ai/training/jobs", params={"page_size": 1}).raise_for_status()
+                if index >= args.warmup:
+                    floor_ms.append((time.perf_counter() - start) * 1000)
             one = {"tenant_id": TENANT, "series_ids": ["site-01"], "horizon": HORIZON}
             cold, first = timed(client, one)
             assert first["model_id"] == model_id and len(first["forecasts"]) == HORIZON
@@ -142,6 +150,7 @@ def main() -> None:
         f"Predict API: {model_id}, horizon {HORIZON}, one keep-alive client (ms)",
         ["request", "n", "p50", "p99", "mean", "max"],
         [
+            summary("floor: GET /ai/training/jobs?page_size=1", floor_ms),
             ["cold: first request (loads the model)", 1, cold * 1000, cold * 1000, cold * 1000, cold * 1000],
             summary("1 series, history from the feature store", store_ms),
             summary("1 series, 14 days of history in the body", body_ms),
