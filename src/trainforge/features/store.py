@@ -40,8 +40,10 @@ from trainforge.features.frequency import infer_frequency
 from trainforge.features.info import FeatureSetInfo, read_meta, write_meta
 from trainforge.names import NAME_PATTERN, TENANT_PATTERN, check_name, check_tenant
 
-# Small row groups let a filtered read (one series, one month) skip most of a large file by its statistics.
-_ROW_GROUP_SIZE = 128 * 1024
+# Small row groups let a filtered read (one series, one month) skip most of a large file by its statistics. The
+# predict API reads one series' latest rows per request: of 840,000 rows (1,000 series), 3.6 ms with 32 Ki-row
+# groups against 13.4 ms with 128 Ki, for a file 13% larger; a full read is no slower.
+_ROW_GROUP_SIZE = 32 * 1024
 # A reader that loses a race with a writer's directory swap tries again this many times.
 _READ_ATTEMPTS = 3
 
