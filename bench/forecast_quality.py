@@ -201,21 +201,24 @@ def load_eia(n_regions: int) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def eia_test_split(panel: Panel) -> float:
+def eia_test_split(frame: pd.DataFrame) -> float:
     """The ``test_split`` whose test part starts at :data:`EIA_TEST_START`.
 
-    ``time_split`` keeps the last ``round(n * test_split)`` of the ``n`` distinct timestamps of the feature frame,
-    which lacks the lag warm-up at the start of each series; the fraction is aimed at the middle of the rounding
-    interval, and the run checks where the test really started.
+    The pipeline keeps the last ``round(n * test_split)`` of the ``n`` distinct usable target times (those past the
+    features' warm-up) as its test; ``n`` is read from the pipeline's own preparation step where it has one, and the
+    fraction is aimed at the middle of the rounding interval. The run checks where the test really started.
     """
     n_test = int((EIA_END - EIA_TEST_START) / HOUR)
-    n = len(panel.times) - trainforge_warmup()
+    n = int((EIA_END - EIA_START) / HOUR)
+    try:
+        from trainforge.pipeline.config import TrainingConfig
+        from trainforge.pipeline.prepare import prepare_forecast
+    except ImportError:  # before the multi-step core: no warm-up known here, the check will tell
+        return (n_test + 0.25) / n
+    config = TrainingConfig(target_variable="demand_mw", horizon=EIA_HORIZON)
+    design = prepare_forecast(frame[["timestamp", "series_id", "demand_mw"]], "demand_mw", config, freq="h")
+    n = len(pd.DatetimeIndex(design.panel.times[design.usable]).unique())
     return (n_test + 0.25) / n
-
-
-def trainforge_warmup() -> int:
-    """Steps at the start of each series that the feature frame drops (its lags' warm-up)."""
-    return 0  # TODO(after the core lands): the new feature frame's warm-up
 
 
 def run_trainforge_eia(frame: pd.DataFrame, root: Path, test_split: float) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -283,8 +286,9 @@ def recursive_forecast(
     hours = times.hour.to_numpy()
     weekdays = times.day_of_week.to_numpy()
     months = times.month.to_numpy()
+    last = len(times) - 1
     for k in range(1, horizon + 1):
-        at = o + k
+        at = np.minimum(o + k, last)  # leads past the data (the test's last origins) are never scored
         columns = [s] + [values[s, o + k - lag] if lag >= k else forecasts[:, k - lag - 1] for lag in LAGS]
         columns += [hours[at], weekdays[at], months[at]]
         forecasts[:, k - 1] = predict(np.column_stack(columns).astype(float))
@@ -404,7 +408,8 @@ def mlforecast_side(frame, panel, s, o, trials) -> tuple[np.ndarray, dict[str, A
 
 def check_replay(mlf, frame, panel, s, o, forecasts) -> None:
     """The vectorised recursion must give what ``MLForecast.predict`` gives, on a few origins."""
-    picks = np.unique(o)[[0, len(np.unique(o)) // 2, -1]]
+    full = np.unique(o[o + EIA_HORIZON < len(panel.times)])  # origins whose every lead is in the data
+    picks = full[[0, len(full) // 2, -1]]
     for origin in picks:
         start = panel.times[max(0, origin - 400)]
         history = mlforecast_frame(frame, panel.times[origin] + HOUR)
@@ -448,11 +453,19 @@ def mstl_forecasts(windows: list[np.ndarray], seasons: list[int], horizon: int, 
         return np.concatenate([f.result() for f in futures])
 
 
-def mstl_origins(origins: np.ndarray, every: int) -> np.ndarray:
-    """About one origin every ``every`` steps among the scored ``origins`` (sorted, unique)."""
-    targets = np.arange(origins[0], origins[-1] + 1, every)
-    picked = origins[np.minimum(np.searchsorted(origins, targets), len(origins) - 1)]
-    return np.unique(picked)
+def mstl_pairs(ps: np.ndarray, po: np.ndarray, every: int) -> np.ndarray:
+    """A mask of the (series, origin) pairs MSTL is fitted at: per series, about one origin every ``every`` steps
+    among its scored origins (which the pipeline may stride, and stagger between series)."""
+    keep = np.zeros(len(ps), dtype=bool)
+    for series in np.unique(ps):
+        at = np.flatnonzero(ps == series)
+        origins = po[at]
+        order = np.argsort(origins)
+        sorted_origins = origins[order]
+        targets = np.arange(sorted_origins[0], sorted_origins[-1] + 1, every)
+        picked = np.minimum(np.searchsorted(sorted_origins, targets), len(sorted_origins) - 1)
+        keep[at[order[np.unique(picked)]]] = True
+    return keep
 
 
 def part_eia(args) -> dict[str, Any]:
@@ -465,7 +478,7 @@ def part_eia(args) -> dict[str, Any]:
     if args.skip_trainforge:
         rows = synthetic_rows(panel, EIA_HORIZON)
     else:
-        split = eia_test_split(panel)
+        split = eia_test_split(frame)
         with tempfile.TemporaryDirectory(prefix="trainforge-bench-") as tmp:
             rows, info = run_trainforge_eia(frame, Path(tmp) / "store", split)
         console.print(f"trainforge: {len(rows):,} test rows in {info['seconds']:.0f} s")
@@ -497,22 +510,22 @@ def part_eia(args) -> dict[str, Any]:
 
     # MSTL on a subsample of origins.
     clock = time.perf_counter()
-    chosen = mstl_origins(np.unique(po), args.mstl_every)
-    subset = np.isin(po, chosen)
+    subset = mstl_pairs(ps, po, args.mstl_every)
     ms, mo = ps[subset], po[subset]
+    chosen = len(np.unique(mo))
     windows = [panel.values[a, b - MSTL_WINDOW + 1 : b + 1] for a, b in zip(ms, mo, strict=True)]
     mstl = mstl_forecasts(windows, [24, 168], EIA_HORIZON)
     mstl_s = time.perf_counter() - clock
-    console.print(f"MSTL: {len(windows):,} fits ({len(chosen)} origins) in {mstl_s:.0f} s")
+    console.print(f"MSTL: {len(windows):,} fits ({chosen} origin times) in {mstl_s:.0f} s")
     index = pd.Series(np.arange(len(ms)), index=pd.MultiIndex.from_arrays([ms, mo]))
-    in_subset = np.isin(o, chosen)
+    in_subset = index.index.get_indexer(pd.MultiIndex.from_arrays([s, o])) >= 0
     where = index.loc[list(zip(s[in_subset], o[in_subset], strict=True))].to_numpy()
     for j, name in enumerate(["mstl", "mstl_lo_80", "mstl_hi_80", "mstl_lo_95", "mstl_hi_95"]):
         rows[name] = np.nan
         rows.loc[in_subset, name] = mstl[where, j, step[in_subset] - 1]
     rows["okay"] = okay[s, o + step]
 
-    return report_eia(rows, info, mlf_info, checks, mstl_s, len(chosen))
+    return report_eia(rows, info, mlf_info, checks, mstl_s, chosen)
 
 
 def check_rows(rows: pd.DataFrame, panel: Panel, s, o, step) -> dict[str, Any]:
@@ -524,8 +537,15 @@ def check_rows(rows: pd.DataFrame, panel: Panel, s, o, step) -> dict[str, Any]:
     if not np.allclose(rows["actual"].to_numpy(dtype=float), panel.values[s, forecast_time]):
         problems.append("actual differs from the data")
     leads = rows.groupby(["series_id", "origin"])["step"].nunique()
-    if (leads != EIA_HORIZON).any():
-        problems.append(f"{int((leads != EIA_HORIZON).sum())} (series, origin) pairs lack some of the 24 leads")
+    short = leads[leads != EIA_HORIZON]
+    partial = ""
+    if len(short):
+        latest = short.index.get_level_values("origin")
+        partial = (
+            f"{len(short)} (series, origin) pairs with fewer than 24 leads, origins {latest.min()}..{latest.max()}"
+        )
+        if latest.min() + EIA_HORIZON * HOUR <= panel.times[-1]:
+            problems.append(partial)  # short of leads inside the data: not only the test's end
     first_forecast = rows["timestamp"].min()
     if first_forecast != EIA_TEST_START and first_forecast != EIA_TEST_START + HOUR:
         problems.append(f"the first forecast time is {first_forecast}, not {EIA_TEST_START}")
@@ -539,6 +559,7 @@ def check_rows(rows: pd.DataFrame, panel: Panel, s, o, step) -> dict[str, Any]:
         "origin_stride_h": strides.tolist()[:5],
         "first_origin": str(panel.times[origins[0]]),
         "last_origin": str(panel.times[origins[-1]]),
+        "partial_leads": partial or "none",
         "first_forecast": str(first_forecast),
         "last_forecast": str(rows["timestamp"].max()),
     }
