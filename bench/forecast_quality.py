@@ -777,7 +777,8 @@ def part_tetouan(args) -> dict[str, Any]:
     frame = load_tetouan(start)
     panel = Panel.from_long(frame, "power", TETOUAN_STEP)
     n = len(panel.times)
-    origins = [n - (TETOUAN_ORIGINS - i) * TETOUAN_HORIZON - 1 for i in range(TETOUAN_ORIGINS)]
+    count = args.tetouan_origins
+    origins = [n - (count - i) * TETOUAN_HORIZON - 1 for i in range(count)]
     console.print(
         f"Tetouan: {len(panel.series)} zones, {n} half-hours from {panel.times[0]} ; origins "
         f"{panel.times[origins[0]]} .. {panel.times[origins[-1]]} (every {TETOUAN_HORIZON} steps)"
@@ -924,6 +925,9 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=23)
     parser.add_argument("--mstl-every", type=int, default=121, help="hours between the EIA origins MSTL is fitted at")
     parser.add_argument("--tetouan-start", default="2017-01-02", help="first day of the 12 Tetouan weeks")
+    parser.add_argument(
+        "--tetouan-origins", type=int, default=TETOUAN_ORIGINS, help="rolling origins (the last ones, a day apart)"
+    )
     parser.add_argument(
         "--skip-trainforge", action="store_true", help="only the competitors (rows: every origin of the test)"
     )
