@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import console, eia_regions, print_table
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models import lightgbm_forecast
-from trainforge.models.baseline import seasonal_naive
 from trainforge.models.families import validate_hyperparams
+from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
-from trainforge.pipeline.prepare import build_features, time_split
+from trainforge.pipeline.prepare import prepare_forecast
 from trainforge.settings import load_settings
 from trainforge.testing import local_auth, trainforge_server, wait_for
 
@@ -56,22 +56,18 @@ def plain_run(n_regions: int) -> dict[str, float]:
     frame["timestamp"] = frame["timestamp"].dt.tz_localize("UTC")
     frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
     lap("load")
-    features = build_features(frame, "y", HORIZON, [], "h")
-    split = time_split(features.frame, 0.2, 0.1)
+    design = prepare_forecast(frame, "y", TrainingConfig(horizon=HORIZON), [], "h")
+    train, val, test = design.sample("train"), design.sample("val"), design.test_rows()
     lap("prepare")
     params = validate_hyperparams("lightgbm", {})
-    model = lightgbm_forecast.fit(
-        features.inputs(split.train),
-        features.model_target(split.train),
-        features.inputs(split.val),
-        features.model_target(split.val),
-        params,
-        THREADS,
+    model = lightgbm_forecast.fit(train.inputs, train.model_target, val.inputs, val.model_target, params, THREADS)
+    before_test = design.sample("before_test")
+    model = lightgbm_forecast.fit_rounds(
+        before_test.inputs, before_test.model_target, params, model.best_iteration, THREADS
     )
     lap("fit")
-    forecast = features.to_forecast(split.test, lightgbm_forecast.predict(model, features.inputs(split.test)))
-    baseline = seasonal_naive(frame, "y", season=24, horizon=HORIZON, freq="h", at=split.test).to_numpy()
-    metrics = compare_with_baseline(split.test["y"].to_numpy(dtype=float), forecast, baseline)
+    forecast = test.to_forecast(lightgbm_forecast.predict(model, test.inputs))
+    metrics = compare_with_baseline(test.actual, forecast, design.baseline(test))
     lap("evaluate")
     return {
         "seconds": time.perf_counter() - start,

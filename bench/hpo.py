@@ -43,10 +43,10 @@ from bench._common import console, eia_regions, print_table
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models import lightgbm_forecast
-from trainforge.models.baseline import seasonal_naive
 from trainforge.models.families import validate_hyperparams
+from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
-from trainforge.pipeline.prepare import build_features, time_split
+from trainforge.pipeline.prepare import prepare_forecast
 from trainforge.settings import load_settings
 from trainforge.testing import local_auth, trainforge_server, wait_for
 
@@ -95,18 +95,16 @@ def plain_run(n_regions: int, n_trials: int) -> dict[str, float]:
     frame = raw.rename(columns={"timestamp_utc": "timestamp", "region": "series_id", "cleaned_demand_mw": "y"})
     frame["timestamp"] = frame["timestamp"].dt.tz_localize("UTC")
     frame = frame.sort_values(["series_id", "timestamp"], kind="stable").reset_index(drop=True)
-    features = build_features(frame, "y", HORIZON, [], "h")
-    split = time_split(features.frame, 0.2, 0.1)
-    X_train, y_train = features.inputs(split.train), features.model_target(split.train)
-    X_val, y_val = features.inputs(split.val), features.model_target(split.val)
-    val_actual = split.val["y"].to_numpy(dtype=float)
+    design = prepare_forecast(frame, "y", TrainingConfig(horizon=HORIZON), [], "h")
+    train, val = design.sample("train"), design.sample("val")
+    X_train, y_train, X_val, y_val = train.inputs, train.model_target, val.inputs, val.model_target
     finished: list[tuple[float, float]] = []
 
     def objective(trial: optuna.Trial) -> float:
         params = validate_hyperparams("lightgbm", _suggest(trial))
         model = lightgbm_forecast.fit(X_train, y_train, X_val, y_val, params, THREADS)
-        forecast = features.to_forecast(split.val, lightgbm_forecast.predict(model, X_val))
-        value = float(np.mean(np.abs(val_actual - forecast)))
+        forecast = val.to_forecast(lightgbm_forecast.predict(model, X_val))
+        value = float(np.mean(np.abs(val.actual - forecast)))
         finished.append((time.perf_counter() - start, value))
         return value
 
@@ -115,9 +113,13 @@ def plain_run(n_regions: int, n_trials: int) -> dict[str, float]:
     study.optimize(objective, n_trials=n_trials)
     best = validate_hyperparams("lightgbm", study.best_params)
     model = lightgbm_forecast.fit(X_train, y_train, X_val, y_val, best, THREADS)
-    forecast = features.to_forecast(split.test, lightgbm_forecast.predict(model, features.inputs(split.test)))
-    baseline = seasonal_naive(frame, "y", season=24, horizon=HORIZON, freq="h", at=split.test).to_numpy()
-    metrics = compare_with_baseline(split.test["y"].to_numpy(dtype=float), forecast, baseline)
+    before_test = design.sample("before_test")
+    model = lightgbm_forecast.fit_rounds(
+        before_test.inputs, before_test.model_target, best, model.best_iteration, THREADS
+    )
+    test = design.test_rows()
+    forecast = test.to_forecast(lightgbm_forecast.predict(model, test.inputs))
+    metrics = compare_with_baseline(test.actual, forecast, design.baseline(test))
     return {
         "seconds": time.perf_counter() - start,
         "best_val_mae": study.best_value,

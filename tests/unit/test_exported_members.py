@@ -36,7 +36,13 @@ EXPORTS = {
         "upgrade",
         "write_transaction",
     ],
-    "trainforge.features": ["FeatureSetInfo", "ParquetFeatureStore", "generate_demo_load", "infer_frequency"],
+    "trainforge.features": [
+        "FeatureSetInfo",
+        "ParquetFeatureStore",
+        "generate_demo_load",
+        "infer_frequency",
+        "latest_history",
+    ],
     "trainforge.hpo": [
         "NewStudy",
         "STRATEGIES",
@@ -88,8 +94,6 @@ EXPORTS = {
         "ParamSpec",
         "family_for",
         "get_family",
-        "seasonal_naive",
-        "seasonal_naive_lag",
         "validate_hyperparams",
     ],
     "trainforge.notifications": [

@@ -2,7 +2,7 @@
 
 It writes a generated feature set, submits a forecast job through the same submission code and queue the API
 uses, runs it on an in-process worker (local Ray), follows it with a progress bar and prints the model's metrics
-against the seasonal-naive baseline and its ``model_id``.
+against the seasonal-naive baseline, a 24-hour forecast of one site with the registered model, and its ``model_id``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 
 from trainforge.cli.context import console, open_database
+from trainforge.cli.forecast_view import forecast_table
 from trainforge.cli.progress import JobView, follow_job, metrics_table
 from trainforge.compute.ray_runtime import ensure_ray
 from trainforge.features.demo_data import generate_demo_load
+from trainforge.features.history import latest_history
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.jobs.store import JobStore
 from trainforge.kinds import make_worker
@@ -25,6 +27,33 @@ from trainforge.tenancy import KeyStore, ensure_local_admin_key
 DEMO_TENANT = "demo"
 DEMO_FEATURE_SET = "demo_load"
 DEMO_MODEL = "load_forecast"
+
+
+def print_forecast(registry: ModelRegistry, features: ParquetFeatureStore, model_id: str) -> None:
+    """Forecast the next ``horizon`` steps of the first site from the newest data, with the registered model."""
+    model = registry.load_model(model_id).unwrap_python_model()
+    spec = model.spec
+    history = latest_history(
+        features,
+        DEMO_TENANT,
+        DEMO_FEATURE_SET,
+        columns=[spec["target"], *spec["covariates"]],
+        steps=spec["history_steps"],
+        freq=spec["freq"],
+        series=spec["series"][:1],
+    )
+    forecast = model.forecast(history, quantiles=[0.1, 0.9])
+    rows = [
+        {**row, "quantiles": {"0.1": row["q0.1"], "0.9": row["q0.9"]}} for row in forecast.to_dict(orient="records")
+    ]
+    origin = forecast["origin"].iloc[0]
+    console.print(
+        forecast_table(rows, title=f"{model_id}: the next {len(rows)} hours of {spec['series'][0]} from {origin}")
+    )
+    console.print(
+        "The same with MLflow alone: mlflow.pyfunc.load_model(uri).predict(history, params={'horizon': 24}); "
+        "see docs/forecasting.md"
+    )
 
 
 def run_demo(settings: Settings, *, n_series: int = 4, days: int = 365) -> JobView:
@@ -80,6 +109,7 @@ def run_demo(settings: Settings, *, n_series: int = 4, days: int = 365) -> JobVi
     if final.metrics:
         console.print(metrics_table(final.metrics))
     if final.status == "completed":
+        print_forecast(registry, features, final.model_id)
         console.print(f"[green]registered model[/] [bold]{final.model_id}[/]")
         console.print(
             f"MLflow UI: mlflow server --backend-store-uri {settings.resolved_mlflow_tracking_uri} "

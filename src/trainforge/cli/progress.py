@@ -63,12 +63,15 @@ def metrics_table(metrics: dict) -> Table:
     table.add_column("model", justify="right")
     table.add_column("seasonal naive", justify="right")
     table.add_column("model / baseline", justify="right")
-    for name in ("mae", "rmse", "mape", "smape"):
+    for name in ("mae", "rmse", "mape", "smape", "mase"):
         if name not in metrics:
             continue
         model, baseline = metrics[name], metrics.get(f"baseline_{name}")
         ratio = f"{model / baseline:.2f}" if baseline else "-"
         table.add_row(name.upper(), f"{model:,.3f}", f"{baseline:,.3f}" if baseline is not None else "-", ratio)
+    for name in sorted(key for key in metrics if key.startswith("coverage_")):
+        level = name.removeprefix("coverage_")
+        table.add_row(f"{level}% interval coverage", f"{100 * metrics[name]:.1f}%", "-", "-")
     return table
 
 

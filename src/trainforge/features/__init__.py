@@ -2,7 +2,8 @@
 
 from trainforge.features.demo_data import generate_demo_load
 from trainforge.features.frequency import infer_frequency
+from trainforge.features.history import latest_history
 from trainforge.features.info import FeatureSetInfo
 from trainforge.features.store import ParquetFeatureStore
 
-__all__ = ["FeatureSetInfo", "ParquetFeatureStore", "generate_demo_load", "infer_frequency"]
+__all__ = ["FeatureSetInfo", "ParquetFeatureStore", "generate_demo_load", "infer_frequency", "latest_history"]

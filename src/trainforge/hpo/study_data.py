@@ -19,9 +19,10 @@ import pandas as pd
 import ray
 
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.pipeline._backtest import backtest_origins, window_rows
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.load import load_training_data
-from trainforge.pipeline.prepare import build_features, time_split
+from trainforge.pipeline.prepare import ForecastRows, prepare_forecast
 from trainforge.pipeline.request import PipelineRequest
 
 __all__ = ["StudyData", "build_study_data", "prepare_study_data", "split_room"]
@@ -31,9 +32,10 @@ __all__ = ["StudyData", "build_study_data", "prepare_study_data", "split_room"]
 class StudyData:
     """The training and validation rows every trial of a study fits and scores on.
 
-    The model learns the target relative to each series' level (see ``ForecastFeatures``), so ``y_train`` and
-    ``y_val`` are in those relative units, as LightGBM sees them; ``val_level`` turns a validation prediction
-    back into the target's units (``prediction * val_level``), which is how a trial's score is reported.
+    The model learns the target relative to each series' level (see ``trainforge.models.forecaster``), so
+    ``y_train`` and ``y_val`` are in those relative units, as LightGBM sees them; ``val_level`` turns a
+    validation prediction back into the target's units (``prediction * val_level``), which is how a trial's
+    score is reported.
 
     Attributes:
         X_train: The model's inputs for the training rows (``series_id`` categorical).
@@ -45,6 +47,8 @@ class StudyData:
         series: Series in the loaded rows.
         target: The target column.
         feature_columns: The model's input columns, in order.
+        backtest: With ``tuning.objective: backtest_mae``, the backtest windows' rows a finished trial is scored
+            on (the windows lie in the validation split; trials are not refitted per window).
         split_room: Per input column, the most training rows the smaller side of any split on it can hold
             (:func:`split_room`): LightGBM drops a column with less room than ``min_data_in_leaf`` when it bins
             the data, which a trial actor must know to bin the data as the final fit does.
@@ -62,6 +66,7 @@ class StudyData:
     feature_columns: list[str]
     split_room: dict[str, float]
     seconds: float
+    backtest: list[ForecastRows] | None = None
 
     @property
     def train_rows(self) -> int:
@@ -93,21 +98,25 @@ def build_study_data(
     clock = time.perf_counter()
     data = load_training_data(ParquetFeatureStore(feature_store_root), tenant_id, feature_set, config)
     frame = data.frame
-    features = build_features(frame, data.target, config.horizon, data.covariates, data.frequency)
-    split = time_split(features.frame, config.validation_split, config.test_split)
-    X_train = features.inputs(split.train)
+    design = prepare_forecast(frame, data.target, config, data.covariates, data.frequency)
+    train, val = design.sample("train"), design.sample("val")
+    backtest = None
+    if config.enable_hpo and config.tuning.objective == "backtest_mae" and config.backtest is not None:
+        trial_windows = config.backtest.model_copy(update={"refit": False})
+        backtest = window_rows(design, backtest_origins(design, trial_windows))
     return StudyData(
-        X_train=X_train,
-        y_train=features.model_target(split.train).to_numpy(dtype=np.float64),
-        X_val=features.inputs(split.val),
-        y_val=features.model_target(split.val).to_numpy(dtype=np.float64),
-        val_level=split.val[features.level_column].to_numpy(dtype=np.float64),
+        X_train=train.inputs,
+        y_train=train.model_target.astype(np.float64),
+        X_val=val.inputs,
+        y_val=val.model_target.astype(np.float64),
+        val_level=val.level.astype(np.float64),
         rows=len(frame),
         series=int(frame["series_id"].nunique()),
         target=data.target,
-        feature_columns=list(features.feature_columns),
-        split_room={column: split_room(X_train[column]) for column in X_train.columns},
+        feature_columns=list(design.spec.feature_columns),
+        split_room={column: split_room(train.inputs[column]) for column in train.inputs.columns},
         seconds=time.perf_counter() - clock,
+        backtest=backtest,
     )
 
 

@@ -1,6 +1,6 @@
-"""Model families (what a job can train), their hyperparameters, and the seasonal-naive baseline."""
+"""Model families (what a job can train), their hyperparameters, and the portable forecaster
+(:mod:`trainforge.models.forecaster`, imported on its own: it is the registered model's code)."""
 
-from trainforge.models.baseline import seasonal_naive, seasonal_naive_lag
 from trainforge.models.families import DEFAULT_FAMILY, FAMILIES, family_for, get_family, validate_hyperparams
 from trainforge.models.family import ModelFamily
 from trainforge.models.params import ParamSpec
@@ -12,7 +12,5 @@ __all__ = [
     "ParamSpec",
     "family_for",
     "get_family",
-    "seasonal_naive",
-    "seasonal_naive_lag",
     "validate_hyperparams",
 ]

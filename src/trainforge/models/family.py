@@ -13,6 +13,7 @@ from trainforge.models.params import ParamSpec
 
 FitFunction = Callable[[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series, Mapping[str, Any], int | None], Any]
 PredictFunction = Callable[[Any, pd.DataFrame], np.ndarray]
+RefitFunction = Callable[[pd.DataFrame, Any, Mapping[str, Any], int, int | None], Any]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ModelFamily:
         params: Every hyperparameter it accepts, with type, range, default and default search range.
         fit: ``fit(X_train, y_train, X_val, y_val, params, num_threads) -> model``; None for a family that fits
             nothing.
+        refit: ``refit(X, y, params, rounds, num_threads) -> model``: a fit of exactly ``rounds`` rounds with no
+            early stopping (the refit on train + validation); None for a family that fits nothing.
         predict: ``predict(model, X) -> np.ndarray``; None for a family that fits nothing.
     """
 
@@ -37,6 +40,7 @@ class ModelFamily:
     summary: str
     params: Mapping[str, ParamSpec]
     fit: FitFunction | None = None
+    refit: RefitFunction | None = None
     predict: PredictFunction | None = None
 
     @property

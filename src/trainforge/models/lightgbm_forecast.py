@@ -1,4 +1,4 @@
-"""The ``lightgbm`` family: one global LightGBM regressor over all series (direct strategy).
+"""The ``lightgbm`` family: one global LightGBM regressor over all series and leads (see models.forecaster).
 
 Hyperparameters use the scikit-learn names the API documents (``n_estimators``, ``subsample``, ...) and are
 translated here to LightGBM's native ones; training uses ``lightgbm.train`` with early stopping on the
@@ -167,6 +167,22 @@ def fit(
         raise PipelineError(f"LightGBM could not fit the model: {exc}") from exc
 
 
+def fit_rounds(
+    X: pd.DataFrame, y: pd.Series | np.ndarray, params: Mapping[str, Any], rounds: int, num_threads: int | None = None
+) -> lgb.Booster:
+    """Fit exactly ``rounds`` boosting rounds, with no validation rows: the refit once early stopping has chosen
+    ``rounds`` (on train + validation before registering, or on every row with ``refit_on_all``).
+
+    Raises:
+        PipelineError: LightGBM refused the data or the parameters.
+    """
+    native = native_params(params, threads_for(len(X), num_threads))
+    try:
+        return lgb.train(native, lgb.Dataset(X, label=y, free_raw_data=True), num_boost_round=max(1, int(rounds)))
+    except lgb.basic.LightGBMError as exc:
+        raise PipelineError(f"LightGBM could not fit the model: {exc}") from exc
+
+
 def predict(model: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     """Forecasts for the rows of ``X``, from the booster's best iteration."""
     return np.asarray(model.predict(X, num_iteration=model.best_iteration or None), dtype=float)
@@ -178,5 +194,6 @@ FAMILY = ModelFamily(
     summary="a global LightGBM model over every series",
     params=PARAMS,
     fit=fit,
+    refit=fit_rounds,
     predict=predict,
 )

@@ -1,5 +1,8 @@
 """The pipeline of a ``model_family: seasonal_naive`` job: load → split → evaluate the baseline; nothing is fitted.
 
+The season is the better of a day and a week on the validation split (or ``config.seasonal_period``), and the
+test is scored as a model's would be: every origin of the test split, every lead.
+
 The cheapest job there is: it checks a feature set end to end (the data loads, the target is there, the split
 leaves test rows) and tells what any model of it has to beat. It also gives the queue a job whose cost is almost
 all orchestration, which is what ``bench/queue_throughput.py`` measures.
@@ -12,11 +15,11 @@ from collections.abc import Iterator
 
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models.families import SEASONAL_NAIVE
-from trainforge.pipeline._steps import baseline_forecast, baseline_season, load_step, prediction_frame
+from trainforge.pipeline._steps import load_step, prediction_frame
 from trainforge.pipeline.config import TrainingConfig
-from trainforge.pipeline.evaluate import forecast_metrics
-from trainforge.pipeline.prepare import time_split
-from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
+from trainforge.pipeline.evaluate import forecast_metrics, per_step_metrics
+from trainforge.pipeline.prepare import prepare_forecast
+from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent, scalar_metrics
 
 MODEL_FAMILY = SEASONAL_NAIVE.name
 
@@ -42,26 +45,31 @@ def run_baseline_pipeline(
     frame = data.frame
 
     clock = time.perf_counter()
-    split = time_split(frame, config.validation_split, config.test_split)
-    test = split.test
-    forecast = baseline_forecast(data, config, test)
-    actual = test[data.target].to_numpy(dtype=float)
-    scores = forecast_metrics(actual, forecast)
-    season = baseline_season(data, config)
+    design = prepare_forecast(frame, data.target, config, data.covariates, data.frequency)
+    test = design.test_rows(inputs=False)
+    forecast = design.baseline(test)
+    scale = design.mase_scale()[design.series_of(test)]
+    scores = forecast_metrics(test.actual, forecast, scale=scale)
+    season = design.baseline_season
+    per_step = per_step_metrics(test.actual, forecast, forecast, test.lead, scale)
     metrics = {
         **scores,
         **{f"baseline_{name}": value for name, value in scores.items()},
-        "train_rows": float(len(split.train)),
-        "val_rows": float(len(split.val)),
+        "baseline_season": float(season),
+        "baseline_val_mae": design.baseline_val_mae[season],
+        **{f"baseline_val_mae_season_{s}": v for s, v in design.baseline_val_mae.items()},
+        "train_rows": float(len(design.part_targets("train"))),
+        "val_rows": float(len(design.part_targets("val"))),
         "test_rows": float(len(test)),
+        "per_step": per_step,
     }
     seconds["evaluate"] = time.perf_counter() - clock
     yield StepEvent(
         "evaluate",
-        f"Seasonal-naive (season {season}, horizon {config.horizon}) on {len(test):,} test rows: MAE "
-        f"{scores['mae']:.4g}, RMSE {scores['rmse']:.4g}, MAPE {scores['mape']:.2f}%",
+        f"Seasonal-naive (season {season}, chosen on validation; leads 1..{config.horizon}) on {len(test):,} test "
+        f"rows: MAE {scores['mae']:.4g}, RMSE {scores['rmse']:.4g}, MASE {scores['mase']:.3f}",
         progress=STEPS["evaluate"],
-        metrics=metrics,
+        metrics=scalar_metrics(metrics),
     )
     yield PipelineResult(
         model_family=MODEL_FAMILY,
@@ -79,6 +87,6 @@ def run_baseline_pipeline(
             data_hash=snapshot.digest,
             feature_columns=[],
         ),
-        test_predictions=prediction_frame(test, actual, forecast, forecast) if config.registers_model else None,
+        test_predictions=prediction_frame(design, test, forecast, forecast) if config.registers_model else None,
         step_seconds=seconds,
     )

@@ -1,48 +1,74 @@
-"""The steps both forecast pipelines share: loading the data (or reusing an earlier attempt's), the seasonal-naive
-forecast of the test rows, and the table of test predictions (:mod:`~trainforge.pipeline.forecast` and
+"""The steps both forecast pipelines share: loading the data (or reusing an earlier attempt's), the prepare and
+evaluate events, and the table of test predictions (:mod:`~trainforge.pipeline.forecast` and
 :mod:`~trainforge.pipeline._baseline_only`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trainforge.features.frequency import steps_per
 from trainforge.features.store import ParquetFeatureStore
-from trainforge.models.baseline import seasonal_naive
 from trainforge.pipeline.checkpoints import DataSnapshot, StepCheckpoints
 from trainforge.pipeline.config import TrainingConfig
-from trainforge.pipeline.load import TrainingData, data_hash, load_training_data
-from trainforge.pipeline.result import STEPS, StepEvent
+from trainforge.pipeline.load import data_hash, load_training_data
+from trainforge.pipeline.prepare import ForecastDesign, ForecastRows
+from trainforge.pipeline.result import STEPS, StepEvent, scalar_metrics
 
 
-def prediction_frame(test: pd.DataFrame, actual: np.ndarray, forecast: np.ndarray, baseline: np.ndarray):
-    """The test rows' ``timestamp``, ``series_id``, ``actual``, ``forecast`` and ``baseline`` (for the plots)."""
+def prediction_frame(
+    design: ForecastDesign,
+    rows: ForecastRows,
+    forecast: np.ndarray,
+    baseline: np.ndarray,
+    bounds: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """The test forecasts, one row per (series, origin, lead): ``series_id``, ``origin``, ``timestamp``, ``step``,
+    ``actual``, ``forecast``, ``baseline`` and the interval bounds (``lo_80``, ``hi_80``, ...)."""
+    panel = design.panel
     return pd.DataFrame(
         {
-            "timestamp": test["timestamp"].to_numpy(),
-            "series_id": test["series_id"].astype("str").to_numpy(),
-            "actual": actual,
+            "series_id": np.asarray(panel.categories)[panel.codes[rows.rows]],
+            "origin": panel.times[rows.rows - rows.lead],
+            "timestamp": panel.times[rows.rows],
+            "step": rows.lead.astype(np.int64),
+            "actual": rows.actual,
             "forecast": forecast,
             "baseline": baseline,
+            **(bounds or {}),
         }
     )
 
 
-def baseline_season(data: TrainingData, config: TrainingConfig) -> int:
-    """The baseline's season in steps: ``config.seasonal_period``, else one day at the data's frequency."""
-    return config.seasonal_period or steps_per("1D", data.frequency) or 1
+def prepare_event(design: ForecastDesign, sizes: dict[str, float]) -> StepEvent:
+    """The ``prepare`` step's event: what the split holds and which baseline won on validation."""
+    scores = ", ".join(f"season {season}: {mae:.4g}" for season, mae in design.baseline_val_mae.items())
+    return StepEvent(
+        "prepare",
+        f"Prepared {len(design.spec.feature_columns)} features for leads 1..{design.horizon}: "
+        f"{int(sizes['train_rows']):,} train, {int(sizes['val_rows']):,} validation, {int(sizes['test_rows']):,} "
+        f"test rows (test from {design.test_start.isoformat()}); seasonal-naive baseline: season "
+        f"{design.baseline_season} (validation MAE {scores})",
+        progress=STEPS["prepare"],
+        metrics={**sizes, "features": float(len(design.spec.feature_columns))},
+    )
 
 
-def baseline_forecast(data: TrainingData, config: TrainingConfig, at: pd.DataFrame) -> np.ndarray:
-    """The seasonal-naive forecast of ``at``'s rows from ``data`` (season: :func:`baseline_season`)."""
-    season = baseline_season(data, config)
-    return seasonal_naive(
-        data.frame, data.target, season=season, horizon=config.horizon, freq=data.frequency, at=at
-    ).to_numpy()
+def evaluate_event(metrics: dict[str, Any], levels: list[int]) -> StepEvent:
+    """The ``evaluate`` step's event: the test metrics against the baseline (scalars only: live metrics are
+    numbers; ``per_step`` stays in the result)."""
+    covered = ", ".join(f"{level}% interval covers {100 * metrics[f'coverage_{level}']:.1f}%" for level in levels)
+    return StepEvent(
+        "evaluate",
+        f"Test MAE {metrics['mae']:.4g} vs seasonal-naive {metrics['baseline_mae']:.4g} "
+        f"(RMSE {metrics['rmse']:.4g} vs {metrics['baseline_rmse']:.4g}, "
+        f"MASE {metrics['mase']:.3f} vs {metrics['baseline_mase']:.3f})" + (f"; {covered}" if covered else ""),
+        progress=STEPS["evaluate"],
+        metrics=scalar_metrics(metrics),
+    )
 
 
 def load_step(

@@ -51,7 +51,7 @@ CHECKPOINT_STEPS = ("load", "fit")
 # The data file of each step that has one, beside its manifest ``<step>.json``.
 DATA_FILES = {"load": "load.parquet", "fit": "fit.txt"}
 # Part of every fingerprint: a change to what a checkpoint holds makes the old ones stale, not misread.
-FORMAT = 1
+FORMAT = 2  # 2: multi-step features (trainforge.models.forecaster)
 
 T = TypeVar("T")
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from trainforge.errors import as_value_error
@@ -33,6 +35,8 @@ ModelType = Literal["forecast", "anomaly"]
 OptimizationStrategy = Literal["tpe", "random", "grid", "cmaes", "qmc"]
 # Optuna pruners a study may use (trainforge.hpo.coordinator builds them).
 PrunerName = Literal["median", "successive_halving", "none"]
+# What a study minimises: the validation MAE of one fit, or the mean MAE of the backtest windows.
+Objective = Literal["val_mae", "backtest_mae"]
 MAX_HPO_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_HPO_SEED = 2**32 - 1  # numpy's seed range, which Optuna's samplers use
 MAX_TRIALS = 10_000
@@ -79,6 +83,57 @@ class TuningConfig(BaseModel):
         le=MAX_HPO_SEED,
         description="Seed of the sampler, so the same study proposes the same trials. Default: unseeded.",
     )
+    objective: Objective = Field(
+        default="val_mae",
+        description="What the study minimises: val_mae (the validation MAE of a fit on the training split, over "
+        "every lead) or backtest_mae (the mean MAE of the config.backtest windows, which must then be set and lie "
+        "in the validation period; refit is not applied to trials).",
+    )
+
+
+class BacktestConfig(BaseModel):
+    """Rolling-origin evaluation before the test split (``config.backtest``), as statsforecast's
+    ``cross_validation``: ``n_windows`` origins ``step_size`` steps apart, the last one ``horizon`` steps before the
+    test split starts, each forecast for leads 1..horizon."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_windows: int = Field(default=3, ge=1, le=100, description="How many forecast origins (windows).")
+    step_size: int | None = Field(
+        default=None, ge=1, le=100_000, description="Steps between two origins. Default: the horizon."
+    )
+    refit: bool = Field(
+        default=True,
+        description="Refit the model on everything before each origin (with the rounds early stopping chose); "
+        "false: the model fitted on the training split forecasts every window, which must then lie in the "
+        "validation period.",
+    )
+
+
+class HolidayConfig(BaseModel):
+    """The public holidays of the ``is_holiday`` feature (``config.holidays``), from the ``holidays`` package."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: str = Field(default="US", min_length=2, max_length=3, description="ISO 3166 country code (US, MA, DE).")
+    subdivision: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="State or province code within it (CA, BY). Default: none.",
+    )
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> HolidayConfig:
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2000)
+        except NotImplementedError:
+            raise ValueError(
+                f"no holiday calendar for country {self.country!r}"
+                + (f" and subdivision {self.subdivision!r}" if self.subdivision else "")
+                + "; see https://holidays.readthedocs.io for the codes"
+            ) from None
+        return self
 
 
 class TrainingSetup(BaseModel):
@@ -96,7 +151,11 @@ class TrainingSetup(BaseModel):
     )
     target_variable: str = Field(default="load_kw", min_length=1, max_length=128, description="Column to forecast.")
     horizon: int = Field(
-        default=24, ge=1, le=720, description="How many steps ahead the model forecasts (direct strategy)."
+        default=24,
+        ge=1,
+        le=720,
+        description="How many steps ahead the model forecasts: every lead 1..horizon from each origin, with one "
+        "global model that takes the lead as a feature.",
     )
     model_family: str = Field(
         default="lightgbm",
@@ -134,8 +193,32 @@ class TrainingSetup(BaseModel):
         default=None,
         ge=1,
         le=10_000,
-        description="Season length in steps for the seasonal-naive baseline. Default: one day at the data's "
-        "frequency (24 for hourly data).",
+        description="Season length in steps for the seasonal-naive baseline. Default: the better of one day and "
+        "one week at the data's frequency (24 or 168 for hourly data), chosen on the validation split.",
+    )
+    refit_on_all: bool = Field(
+        default=False,
+        description="Fit the registered model on every row, the test split included (after the test metrics are "
+        "taken from the model fitted on train + validation). Recorded in the version's lineage.",
+    )
+    backtest: BacktestConfig | None = Field(
+        default=None, description="Rolling-origin backtest before the test split. Default: none."
+    )
+    interval_levels: list[int] = Field(
+        default_factory=lambda: [80, 95],
+        max_length=10,
+        description="Levels (percent, 50-99) of the conformal prediction intervals the model is calibrated for and "
+        "whose test coverage is reported as metrics coverage_<level>. Any quantile can be asked of the model.",
+    )
+    holidays: HolidayConfig | None = Field(
+        default_factory=HolidayConfig,
+        description="Holiday calendar of the is_holiday feature; null for none. Default: the United States.",
+    )
+    timezone: str = Field(
+        default="UTC",
+        max_length=64,
+        description="IANA time zone of the series (Europe/Paris, America/New_York): calendar features and holidays "
+        "are computed on the local time there, not on UTC.",
     )
 
     @field_validator("start_date", "end_date")
@@ -150,6 +233,22 @@ class TrainingSetup(BaseModel):
         if info.field_name == "end_date" and start is not None and aware <= start:
             raise ValueError("end_date must be after start_date")
         return aware
+
+    @field_validator("interval_levels")
+    @classmethod
+    def _interval_levels(cls, value: list[int]) -> list[int]:
+        if any(not 50 <= level <= 99 for level in value):
+            raise ValueError("every level must be between 50 and 99 (percent)")
+        return sorted(set(value))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris") from None
+        return value
 
     @field_validator("model_family")
     @classmethod
@@ -228,6 +327,19 @@ class TrainingConfig(TrainingSetup):
         self.tuning = self.tuning.model_copy(update={"n_trials": self.n_trials})
         self.n_trials = None
         return self
+
+    @field_validator("tuning")
+    @classmethod
+    def _objective_has_backtest(cls, value: TuningConfig, info: ValidationInfo) -> TuningConfig:
+        if info.data.get("enable_hpo"):  # backtest and enable_hpo validate before tuning
+            check_objective(value.objective, info.data.get("backtest"))
+        return value
+
+
+def check_objective(objective: str, backtest: BacktestConfig | None) -> None:
+    """Refuse a study objective its setup cannot compute (``backtest_mae`` without ``config.backtest``)."""
+    if objective == "backtest_mae" and backtest is None:
+        raise ValueError("objective backtest_mae needs config.backtest (the windows to score trials on)")
 
 
 def _family_of(info: ValidationInfo):

@@ -1,8 +1,12 @@
-"""The forecast pipeline: load → prepare → fit → evaluate, as a generator of progress events and one result.
+"""The forecast pipeline: load → prepare → fit → (backtest) → refit → evaluate, as a generator of progress events
+and one result.
 
-Each step is a plain public function (``load_training_data``, ``build_features``, ``time_split``, the family's
-``fit``/``predict``, ``seasonal_naive``, ``compare_with_baseline``) that a script can call one by one; this
-module strings them together, times them and reports. Given a checkpoint directory, it stores the output of the
+Each step is a plain public function (``load_training_data``, ``prepare_forecast`` and its ``ForecastDesign``'s
+rows, the family's ``fit``/``refit``/``predict``, ``run_backtest``, ``compare_with_baseline``) that a script can
+call one by one; this module strings them together, times them and reports. The model early-stops on the
+validation split; its validation residuals (or the backtest's) calibrate the intervals; it is refitted on train +
+validation with the rounds early stopping chose, and that model is scored on the test split and registered (or,
+with ``refit_on_all``, a refit on every row is). Given a checkpoint directory, it stores the output of the
 costly steps (``load``, ``fit``) and reuses those an earlier attempt stored (:mod:`trainforge.pipeline.checkpoints`).
 Registering the model is the caller's step. A config whose model family fits nothing (``seasonal_naive``) runs
 :func:`~trainforge.pipeline._baseline_only.run_baseline_pipeline` instead.
@@ -12,17 +16,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from trainforge.features.store import ParquetFeatureStore
 from trainforge.models.families import get_family, validate_hyperparams
 from trainforge.models.family import ModelFamily
+from trainforge.models.forecaster import Forecaster, history_example, quantile_offsets
+from trainforge.pipeline._backtest import run_backtest
 from trainforge.pipeline._baseline_only import run_baseline_pipeline
-from trainforge.pipeline._steps import baseline_forecast, checkpoint_notices, load_step, prediction_frame
+from trainforge.pipeline._steps import checkpoint_notices, evaluate_event, load_step, prediction_frame, prepare_event
 from trainforge.pipeline.checkpoints import StepCheckpoints, inputs_fingerprint
 from trainforge.pipeline.config import TrainingConfig
-from trainforge.pipeline.evaluate import compare_with_baseline
-from trainforge.pipeline.prepare import ForecastFeatures, TimeSplit, build_features, time_split
+from trainforge.pipeline.evaluate import compare_with_baseline, coverage, mae, per_step_metrics
+from trainforge.pipeline.intervals import interval_quantiles, residual_quantiles
+from trainforge.pipeline.prepare import ForecastRows, prepare_forecast
 from trainforge.pipeline.result import STEPS, Lineage, PipelineResult, StepEvent
 
 
@@ -38,8 +46,9 @@ def run_forecast_pipeline(
 ) -> Iterator[StepEvent | PipelineResult]:
     """Train and evaluate a global forecast model on one feature set.
 
-    Yields, in order: ``load`` (start, then rows and series loaded), ``prepare`` (split sizes, feature count),
-    ``fit`` (start, then best iteration), ``evaluate`` (model and baseline metrics) events, then one
+    Yields, in order: ``load`` (start, then rows and series loaded), ``prepare`` (split sizes, feature count, the
+    baseline's season), ``fit`` (start, then best iteration), one ``evaluate`` event per backtest window, ``fit``
+    (the refit), ``evaluate`` (model and baseline metrics, coverage) events, then one
     :class:`PipelineResult`. Progress values come from :data:`STEPS`; start events carry none. A step reused from
     a checkpoint yields one event instead of two, saying so; a checkpoint that is stale, unreadable or cannot be
     saved yields a note or a warning, and the step runs.
@@ -82,7 +91,6 @@ def run_forecast_pipeline(
 
     snapshot = yield from load_step(store, tenant_id, feature_set, config, checkpoints, seconds)
     data, digest = snapshot.data, snapshot.digest
-    frame, target = data.frame, data.target
     if warn_defaults:
         yield StepEvent(
             "load",
@@ -91,74 +99,109 @@ def run_forecast_pipeline(
         )
 
     clock = time.perf_counter()
-    features = build_features(frame, target, config.horizon, data.covariates, data.frequency)
-    split = time_split(features.frame, config.validation_split, config.test_split)
-    sizes = {
-        "train_rows": float(len(split.train)),
-        "val_rows": float(len(split.val)),
-        "test_rows": float(len(split.test)),
-    }
+    design = prepare_forecast(data.frame, data.target, config, data.covariates, data.frequency)
+    train, val = design.sample("train"), design.sample("val")
+    test = design.test_rows()
+    sizes = {"train_rows": float(len(train)), "val_rows": float(len(val)), "test_rows": float(len(test))}
     seconds["prepare"] = time.perf_counter() - clock
-    yield StepEvent(
-        "prepare",
-        f"Prepared {len(features.feature_columns)} features for horizon {config.horizon}: "
-        f"{len(split.train):,} train, {len(split.val):,} validation, {len(split.test):,} test rows "
-        f"(test from {split.test['timestamp'].min().isoformat()})",
-        progress=STEPS["prepare"],
-        metrics={**sizes, "features": float(len(features.feature_columns))},
-    )
+    yield prepare_event(design, sizes)
 
-    model = yield from _fit(family, features, split, params, num_threads, digest, checkpoints, seconds)
+    model = yield from _fit(family, train, val, params, num_threads, digest, checkpoints, seconds)
     best_iteration = int(model.best_iteration or model.current_iteration())
 
     clock = time.perf_counter()
-    test = split.test
-    forecast = features.to_forecast(test, family.predict(model, features.inputs(test)))
-    baseline = baseline_forecast(data, config, test)
-    actual = test[target].to_numpy(dtype=float)
-    metrics = {**compare_with_baseline(actual, forecast, baseline), **sizes}
-    seconds["evaluate"] = time.perf_counter() - clock
+    val_forecast = val.to_forecast(family.predict(model, val.inputs))
+    calibration = (val.actual - val_forecast) / val.level, val.lead
+    metrics: dict[str, Any] = {
+        "best_iteration": float(best_iteration),
+        "val_mae": mae(val.actual, val_forecast),
+        "baseline_val_mae": design.baseline_val_mae[design.baseline_season],
+        "baseline_season": float(design.baseline_season),
+        **{f"baseline_val_mae_season_{s}": v for s, v in design.baseline_val_mae.items()},
+    }
+    if config.backtest is not None:
+        backtest = yield from run_backtest(design, config.backtest, family, params, model, best_iteration, num_threads)
+        metrics.update(backtest.metrics)
+        calibration = backtest.residuals, backtest.lead
+
+    yield StepEvent("fit", f"Refitting on train + validation with the {best_iteration} rounds early stopping chose")
+    refit_clock = time.perf_counter()
+    before_test = design.sample("before_test")
+    refitted = family.refit(before_test.inputs, before_test.model_target, params, best_iteration, num_threads)
+    seconds["refit"] = time.perf_counter() - refit_clock
     yield StepEvent(
-        "evaluate",
-        f"Test MAE {metrics['mae']:.4g} vs seasonal-naive {metrics['baseline_mae']:.4g} "
-        f"(RMSE {metrics['rmse']:.4g} vs {metrics['baseline_rmse']:.4g}, "
-        f"MAPE {metrics['mape']:.2f}% vs {metrics['baseline_mape']:.2f}%)",
-        progress=STEPS["evaluate"],
-        metrics=metrics,
+        "fit",
+        f"Refitted on {len(before_test):,} train + validation rows in {seconds['refit']:.1f} s",
+        progress=STEPS["fit"],
     )
 
+    spec = replace(design.spec, residual_quantiles=residual_quantiles(*calibration, design.horizon))
+    forecaster = Forecaster(spec, refitted, example=history_example(design.panel, spec))
+    forecast = test.to_forecast(forecaster.predict_relative(test.inputs))
+    baseline = design.baseline(test)
+    scale = design.mase_scale()[design.series_of(test)]
+    metrics.update(compare_with_baseline(test.actual, forecast, baseline, scale))
+    bounds = {}
+    for level in config.interval_levels:
+        low, high = (forecast + quantile_offsets(spec, test.lead, q) * test.level for q in interval_quantiles(level))
+        bounds[f"lo_{level}"], bounds[f"hi_{level}"] = low, high
+        metrics[f"coverage_{level}"] = coverage(test.actual, low, high)
+    metrics.update(sizes)
+    metrics["per_step"] = per_step_metrics(test.actual, forecast, baseline, test.lead, scale)
+    seconds["evaluate"] = time.perf_counter() - clock - seconds["refit"]
+    yield evaluate_event(metrics, config.interval_levels)
+
+    production = forecaster
+    if config.refit_on_all:
+        yield StepEvent("fit", f"refit_on_all: fitting the registered model on every row ({best_iteration} rounds)")
+        everything = design.sample("all")
+        production = replace(
+            forecaster,
+            booster=family.refit(everything.inputs, everything.model_target, params, best_iteration, num_threads),
+        )
+    fitted_through = design.panel.times[design.usable].max() if config.refit_on_all else design.test_start
+    production.spec.metadata.update(
+        {
+            "tenant_id": tenant_id,
+            "feature_set": feature_set,
+            "model_family": family.name,
+            "refit_on_all": config.refit_on_all,
+            "fitted_before": fitted_through.isoformat(),
+        }
+    )
     yield PipelineResult(
         model_family=family.name,
-        model=model,
+        model=production,
         hyperparams={**params, "best_iteration": best_iteration},
         metrics=metrics,
         lineage=Lineage(
             tenant_id=tenant_id,
             feature_set=feature_set,
-            target_variable=target,
+            target_variable=data.target,
             start=data.start.isoformat(),
             end=data.end.isoformat(),
-            row_count=len(frame),
+            row_count=len(data.frame),
             series_count=data.series_count,
             data_hash=digest,
-            feature_columns=list(features.feature_columns),
+            feature_columns=list(spec.feature_columns),
+            refit_on_all=config.refit_on_all,
         ),
-        test_predictions=prediction_frame(test, actual, forecast, baseline) if config.registers_model else None,
+        test_predictions=prediction_frame(design, test, forecast, baseline, bounds) if config.registers_model else None,
         step_seconds=seconds,
     )
 
 
 def _fit(
     family: ModelFamily,
-    features: ForecastFeatures,
-    split: TimeSplit,
+    train: ForecastRows,
+    val: ForecastRows,
     params: dict[str, Any],
     num_threads: int | None,
     digest: str,
     checkpoints: StepCheckpoints | None,
     seconds: dict[str, float],
 ) -> Generator[StepEvent, None, Any]:
-    """The ``fit`` step, or its checkpoint: yields its events and returns the fitted model."""
+    """The ``fit`` step (early stopping on validation), or its checkpoint: yields its events, returns the model."""
     clock = time.perf_counter()
     model = checkpoints.load_model(params=params, data_hash=digest) if checkpoints else None
     yield from checkpoint_notices(checkpoints)
@@ -169,14 +212,7 @@ def _fit(
             f"{params['learning_rate']}, at most {num_threads or 'all'} threads)",
         )
         clock = time.perf_counter()
-        model = family.fit(
-            features.inputs(split.train),
-            features.model_target(split.train),
-            features.inputs(split.val),
-            features.model_target(split.val),
-            params,
-            num_threads,
-        )
+        model = family.fit(train.inputs, train.model_target, val.inputs, val.model_target, params, num_threads)
         seconds["fit"] = time.perf_counter() - clock
         done = f"Fitted {family.name} in {seconds['fit']:.1f} s"
         if checkpoints:
@@ -190,7 +226,7 @@ def _fit(
         "fit",
         f"{done}: best iteration {best_iteration} of at most {params['n_estimators']} (early stopping on "
         "validation MAE)",
-        progress=STEPS["fit"],
+        progress=(STEPS["prepare"] + STEPS["fit"]) / 2,
         metrics={"best_iteration": float(best_iteration)},
     )
     return model

@@ -39,6 +39,7 @@ class Lineage:
     series_count: int
     data_hash: str  # sha256 of the loaded rows (values and timestamps)
     feature_columns: list[str]
+    refit_on_all: bool = False  # the registered model was fitted on the test rows too (config.refit_on_all)
 
 
 @dataclass
@@ -46,12 +47,21 @@ class PipelineResult:
     """A fitted model, its hyperparameters and metrics, its lineage, and the test predictions for plots."""
 
     model_family: str  # the family's one name, e.g. "lightgbm"
-    model: Any  # the fitted model object (picklable; a lightgbm.Booster for the forecast family)
+    model: Any  # the fitted model (a trainforge.models.forecaster.Forecaster), None for seasonal_naive
     hyperparams: dict[str, Any]
-    metrics: dict[str, float]  # {"mae", "rmse", "mape", "baseline_mae", "baseline_rmse", "baseline_mape", ...}
+    # Scalars {"mae", "rmse", "mape", "smape", "mase", "baseline_mae", ..., "coverage_80", ...}, and lists:
+    # "per_step" (one dict per lead) and, with a backtest, "backtest_windows" (one dict per window).
+    metrics: dict[str, Any]
     lineage: Lineage
-    # Test-split rows: columns timestamp, series_id, actual, forecast, baseline. None when the job registers no model
+    # Test forecasts, one row per (series, origin, lead): series_id, origin, timestamp, step, actual, forecast,
+    # baseline, lo_<level>, hi_<level> (pipeline._steps.prediction_frame). None when the job registers no model
     # (config.registers_model is false): they only feed the registered version's plots and predictions table, and
     # building and shipping them was a tenth of a short evaluation job's work.
     test_predictions: pd.DataFrame | None
     step_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of a metrics dict, without the lists (``per_step``, ``backtest_windows``): what live
+    metrics, MLflow run metrics and version tags hold."""
+    return {name: float(value) for name, value in metrics.items() if isinstance(value, int | float)}

@@ -7,8 +7,8 @@ read back compares equal to the value written.
 Version tags: ``job_id``, ``run_id``, ``experiment_id``, ``logged_model_id``, ``tenant_id``, ``model_name``,
 ``model_type``, ``model_family``, ``feature_set``, ``target_variable``, ``data_start``, ``data_end``,
 ``row_count``, ``series_count``, ``data_hash``, ``feature_columns`` (JSON list), ``hyperparams`` (JSON),
-``metrics`` (JSON), ``study_id`` and ``hpo_best_trial`` (when tuned), ``code_version``, ``pkg.<name>`` per
-library, and, once the version is numbered, ``semver`` and ``model_id``.
+``metrics`` (JSON of the scalar metrics), ``refit_on_all``, ``study_id`` and ``hpo_best_trial`` (when tuned),
+``code_version``, ``pkg.<name>`` per library, and, once the version is numbered, ``semver`` and ``model_id``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from trainforge.pipeline.result import PipelineResult
+from trainforge.pipeline.result import PipelineResult, scalar_metrics
 from trainforge.registry._provenance import code_version, package_versions
 from trainforge.registry._records import JobIdentity
 from trainforge.registry._versioning import SemVer, VersionFacts, canonical_json
@@ -34,6 +34,7 @@ __all__ = [
     "is_numbered",
     "run_metrics",
     "run_params",
+    "run_step_metrics",
     "run_tags",
     "version_tags",
 ]
@@ -134,10 +135,20 @@ def run_params(job: JobIdentity, result: PipelineResult) -> dict[str, str]:
 
 
 def run_metrics(result: PipelineResult) -> dict[str, float]:
-    """Run metrics: the evaluation metrics, and each pipeline step's duration as ``seconds.<step>``."""
-    metrics = {name: float(value) for name, value in result.metrics.items()}
+    """Run metrics: the scalar evaluation metrics, and each pipeline step's duration as ``seconds.<step>``."""
+    metrics = scalar_metrics(result.metrics)
     metrics.update({f"seconds.{step}": float(seconds) for step, seconds in result.step_seconds.items()})
     return metrics
+
+
+def run_step_metrics(result: PipelineResult) -> dict[str, dict[int, float]]:
+    """Per-lead metrics as MLflow metric histories: ``<metric>_by_step`` → {lead: value} (the UI charts them)."""
+    histories: dict[str, dict[int, float]] = {}
+    for entry in result.metrics.get("per_step") or []:
+        for name, value in entry.items():
+            if name not in ("step", "rows"):
+                histories.setdefault(f"{name}_by_step", {})[int(entry["step"])] = float(value)
+    return histories
 
 
 def version_tags(
@@ -156,7 +167,8 @@ def version_tags(
         "target_variable": lineage.target_variable,
         "row_count": str(lineage.row_count),
         "series_count": str(lineage.series_count),
-        "metrics": canonical_json(result.metrics),
+        "metrics": canonical_json(scalar_metrics(result.metrics)),  # per_step is in the run (MLflow tags are short)
+        "refit_on_all": str(lineage.refit_on_all).lower(),
         "code_version": code_version(),
         **facts_to_tags(facts_of(job, result)),
     }

@@ -22,11 +22,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from types import MappingProxyType
-from typing import Any
 
-import mlflow.lightgbm
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PyFuncModel
 
 from trainforge.errors import InvalidInput, ModelVersionNotFound, TrainforgeError
 from trainforge.names import check_name, check_tenant
@@ -41,6 +43,7 @@ from trainforge.registry._lineage import (
     is_numbered,
     run_metrics,
     run_params,
+    run_step_metrics,
     run_tags,
     version_tags,
 )
@@ -57,11 +60,12 @@ from trainforge.settings import Settings
 from trainforge.tracking.mlflow_backend import MlflowBackend
 from trainforge.tracking.mlflow_errors import mlflow_errors
 from trainforge.tracking.mlflow_runs import TrainingRuns, require_loggable
-from trainforge.tracking.plots import forecast_vs_actual
+from trainforge.tracking.plots import error_by_step, forecast_vs_actual
 
 __all__ = ["ModelRegistry"]
 
 PLOT_ARTIFACT = "plots/forecast_vs_actual.png"
+STEP_PLOT_ARTIFACT = "plots/mae_by_step.png"
 PREDICTIONS_ARTIFACT = "predictions/test_predictions.parquet"
 _PAGE_SIZE = 1000
 
@@ -106,7 +110,7 @@ class ModelRegistry:
             The registered version. If this job already registered one, that version, unchanged.
 
         Raises:
-            PipelineError: the model has no MLflow flavour here (only LightGBM models are supported).
+            PipelineError: the model is not a forecaster.
             InvalidInput: MLflow refused a parameter or metric name.
             SchemaOutOfDate: MLflow's database needs ``mlflow db upgrade``.
             TrainforgeError: MLflow, its database or its artifact store failed.
@@ -148,11 +152,16 @@ class ModelRegistry:
         logged_model_id = self._runs.log_model(
             run_id, result.model, pip_requirements=_pip_requirements(), params=params
         )
-        self._runs.log_values(run_id, params, run_metrics(result), model_id=logged_model_id)
+        self._runs.log_values(
+            run_id, params, run_metrics(result), model_id=logged_model_id, step_metrics=run_step_metrics(result)
+        )
         if result.test_predictions is not None:  # a pipeline run for registration always has them
-            figure = forecast_vs_actual(result.test_predictions, value_label=result.lineage.target_variable)
+            predictions = consecutive_forecasts(result.test_predictions)
+            figure = forecast_vs_actual(predictions, value_label=result.lineage.target_variable)
             self._runs.log_figure(run_id, figure, PLOT_ARTIFACT)
-            self._runs.log_table(run_id, result.test_predictions, PREDICTIONS_ARTIFACT)
+            self._runs.log_table(run_id, predictions, PREDICTIONS_ARTIFACT)
+        if result.metrics.get("per_step"):
+            self._runs.log_figure(run_id, error_by_step(result.metrics["per_step"]), STEP_PLOT_ARTIFACT)
         return logged_model_id
 
     def _create_version(
@@ -259,8 +268,9 @@ class ModelRegistry:
                 if is_numbered(version.tags)  # a version still being numbered has no model id yet
             ]
 
-    def load_model(self, model_id: str) -> Any:
-        """Load a version's model (a ``lightgbm.Booster`` for the forecast family).
+    def load_model(self, model_id: str) -> PyFuncModel:
+        """Load a version's model: an MLflow ``pyfunc`` model whose ``predict(history, params=...)`` forecasts
+        (``unwrap_python_model()`` gives the :class:`~trainforge.models.forecaster.ForecastModel`).
 
         Raises:
             InvalidInput: ``model_id`` is malformed.
@@ -273,7 +283,7 @@ class ModelRegistry:
             # Without dst_path, MLflow downloads remote artifacts (S3) into a temporary directory it never removes.
             # Artifacts proxied by a tracking server ("mlflow-artifacts:") resolve through the global tracking URI.
             with tempfile.TemporaryDirectory(prefix="trainforge-model-") as download, self._backend.global_state():
-                return mlflow.lightgbm.load_model(uri, dst_path=download)
+                return mlflow.pyfunc.load_model(uri, dst_path=download)
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
@@ -316,6 +326,17 @@ class ModelRegistry:
         )
 
 
+def consecutive_forecasts(test_predictions: pd.DataFrame) -> pd.DataFrame:
+    """The test forecasts from every ``horizon``-th origin: back to back, each time forecast once (at some lead),
+    which is what a plot of forecast against actual can show and a tenth of the rows to store. Every origin's
+    forecasts are in the metrics already."""
+    if "origin" not in test_predictions.columns or test_predictions.empty:
+        return test_predictions
+    horizon = int(test_predictions["step"].max())
+    origins = np.sort(test_predictions["origin"].unique())
+    return test_predictions[test_predictions["origin"].isin(origins[::horizon])].reset_index(drop=True)
+
+
 def _facts(version: ModelVersion, tags: dict[str, str]) -> VersionFacts:
     try:
         facts = facts_from_tags(tags)
@@ -335,6 +356,7 @@ def _pip_requirements() -> list[str]:
     return [
         f"{mlflow_distribution}=={versions['mlflow']}",
         f"lightgbm=={versions['lightgbm']}",
+        f"holidays=={versions['holidays']}",
         f"numpy=={versions['numpy']}",
         f"pandas=={versions['pandas']}",
     ]

@@ -19,6 +19,7 @@ _PACKAGES = {
     "lightgbm": ("lightgbm",),
     "pandas": ("pandas",),
     "numpy": ("numpy",),
+    "holidays": ("holidays",),
     "mlflow": ("mlflow", "mlflow-skinny"),
     "trainforge": ("trainforge",),
 }

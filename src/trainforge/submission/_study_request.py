@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from trainforge.fields import (
     MAX_HYPERPARAMS,
@@ -16,7 +16,7 @@ from trainforge.fields import (
     priority_value,
 )
 from trainforge.names import NAME_RULE, TENANT_RULE
-from trainforge.pipeline.config import ModelType, TrainingSetup, TuningConfig
+from trainforge.pipeline.config import ModelType, TrainingSetup, TuningConfig, check_objective
 
 # Documents the shape of one search-space entry; parse_search_space checks it (naming search_space.<name>).
 _SEARCH_ENTRY_SCHEMA = {
@@ -82,6 +82,7 @@ class OptimizeRequest(TuningConfig):
     )
     config: TrainingSetup = Field(
         default_factory=TrainingSetup,
+        validate_default=True,  # the objective check runs on the default config too
         description="The data window, target, horizon, splits, covariates, series and model family, as for a "
         "training job. The tuning belongs at the top level of this body, and the search space in search_space.",
     )
@@ -93,6 +94,12 @@ class OptimizeRequest(TuningConfig):
         "default search space. A range that cannot work is a 422 naming search_space.<name>.",
     )
     priority: Priority = Field(default="normal", description="Of the study's job (higher runs first).")
+
+    @field_validator("config")
+    @classmethod
+    def _objective_has_backtest(cls, value: TrainingSetup, info: ValidationInfo) -> TrainingSetup:
+        check_objective(info.data.get("objective", "val_mae"), value.backtest)  # objective validates first
+        return value
 
     @property
     def priority_value(self) -> int:

@@ -19,6 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+# MLflow draws a progress bar on stderr for every artifact download (each model load): noise in a service's log
+# and between the CLI's own tables. Read when MLflow resolves the setting, so set before any download.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 import mlflow
 from mlflow import MlflowClient
 from mlflow.tracking import _tracking_service

@@ -13,21 +13,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import lightgbm
 import mlflow
-import mlflow.lightgbm
+import mlflow.pyfunc
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.entities import LifecycleStage, Metric, Param, Run, RunStatus, ViewType
 from mlflow.exceptions import MlflowException
 
 from trainforge.errors import PipelineError
+from trainforge.models import forecaster as forecaster_module
+from trainforge.models.forecaster import Forecaster, model_signature
 from trainforge.tracking.mlflow_backend import MlflowBackend
 from trainforge.tracking.plots import close_figure
 
 __all__ = ["TrainingRuns", "require_loggable"]
 
 MODEL_ARTIFACT_NAME = "model"
+_BATCH_METRICS = 1000
 
 
 class TrainingRuns:
@@ -86,22 +88,34 @@ class TrainingRuns:
         self._client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
 
     def log_values(
-        self, run_id: str, params: Mapping[str, str], metrics: Mapping[str, float], *, model_id: str | None = None
+        self,
+        run_id: str,
+        params: Mapping[str, str],
+        metrics: Mapping[str, float],
+        *,
+        model_id: str | None = None,
+        step_metrics: Mapping[str, Mapping[int, float]] | None = None,
     ) -> None:
-        """Log parameters and metrics in one ``log_batch`` (a metric loop costs ~40x more on SQL backends).
+        """Log parameters and metrics in ``log_batch`` calls (a metric loop costs ~40x more on SQL backends).
 
         Args:
             run_id: The run.
             params: Parameter values (MLflow refuses to change one already logged).
             metrics: Metric values, logged at step 0.
             model_id: The LoggedModel the metrics describe; MLflow then lists them on the model as well.
+            step_metrics: Metric histories {name: {step: value}} (per-lead errors), charted by step in MLflow.
         """
         timestamp = int(time.time() * 1000)
-        self._client.log_batch(
-            run_id,
-            metrics=[Metric(name, value, timestamp, 0, model_id=model_id) for name, value in metrics.items()],
-            params=[Param(name, value) for name, value in params.items()],
-        )
+        entries = [Metric(name, value, timestamp, 0, model_id=model_id) for name, value in metrics.items()]
+        for name, history in (step_metrics or {}).items():
+            entries += [Metric(name, value, timestamp, step, model_id=model_id) for step, value in history.items()]
+        # MLflow takes at most 1000 metrics per batch.
+        for start in range(0, max(len(entries), 1), _BATCH_METRICS):
+            self._client.log_batch(
+                run_id,
+                metrics=entries[start : start + _BATCH_METRICS],
+                params=[Param(name, value) for name, value in params.items()] if start == 0 else [],
+            )
 
     def log_figure(self, run_id: str, figure: Figure, artifact_file: str) -> None:
         """Log a figure as a PNG artifact, then free it."""
@@ -119,24 +133,35 @@ class TrainingRuns:
             folder = str(target.parent)
             self._client.log_artifact(run_id, str(path), artifact_path=None if folder == "." else folder)
 
-    def log_model(self, run_id: str, model: Any, *, pip_requirements: Sequence[str], params: Mapping[str, str]) -> str:
-        """Log a fitted LightGBM model on the run and return its MLflow LoggedModel id (``m-…``).
+    def log_model(
+        self, run_id: str, model: Forecaster, *, pip_requirements: Sequence[str], params: Mapping[str, str]
+    ) -> str:
+        """Log a fitted forecaster on the run as an MLflow ``pyfunc`` model and return its LoggedModel id (``m-…``).
 
-        The LightGBM flavour stores a ``Booster`` natively (``model.lgb``, no pickle) and loads it back as a
-        ``Booster``. ``pip_requirements`` is explicit: inferring it imports the model in a subprocess (~4 s).
+        The model is logged "from code": its code is :mod:`trainforge.models.forecaster` itself, copied beside the
+        booster and the feature spec, so it loads and forecasts from raw history with MLflow, LightGBM, pandas and
+        ``holidays`` alone. ``pip_requirements`` is explicit: inferring it imports the model in a subprocess (~4 s).
 
         Log the model *before* the run's metrics and pass them to :meth:`log_values` with its id: ``log_model``
         otherwise re-inserts every metric already on the run to link it to the model, which on PostgreSQL fails a
         primary key that MLflow then recovers from (and psycopg logs a warning about).
 
         Raises:
-            PipelineError: ``model`` is not a LightGBM model.
+            PipelineError: ``model`` is not a forecaster.
         """
         require_loggable(model)
-        with self._backend.global_state(), mlflow.start_run(run_id=run_id):
-            info = mlflow.lightgbm.log_model(
-                model, name=MODEL_ARTIFACT_NAME, pip_requirements=list(pip_requirements), params=dict(params)
-            )
+        with tempfile.TemporaryDirectory(prefix="trainforge-model-") as directory:
+            artifacts = model.save(directory)
+            with self._backend.global_state(), mlflow.start_run(run_id=run_id):
+                info = mlflow.pyfunc.log_model(
+                    name=MODEL_ARTIFACT_NAME,
+                    python_model=forecaster_module.__file__,
+                    artifacts=artifacts,
+                    signature=model_signature(model.spec),
+                    input_example=model.example,
+                    pip_requirements=list(pip_requirements),
+                    params=dict(params),
+                )
         return info.model_id
 
     def finish(self, run_id: str, *, failed: bool = False) -> None:
@@ -149,7 +174,7 @@ def require_loggable(model: Any) -> None:
     """Refuse, before anything is written, a model this module cannot log.
 
     Raises:
-        PipelineError: ``model`` is neither a ``lightgbm.Booster`` nor a LightGBM scikit-learn model.
+        PipelineError: ``model`` is not a :class:`~trainforge.models.forecaster.Forecaster`.
     """
-    if not isinstance(model, lightgbm.Booster | lightgbm.LGBMModel):
-        raise PipelineError(f"cannot log a {type(model).__name__}: only LightGBM models have an MLflow flavour here")
+    if not isinstance(model, Forecaster):
+        raise PipelineError(f"cannot log a {type(model).__name__}: only forecasters are registered as models")

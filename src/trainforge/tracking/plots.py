@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["close_figure", "forecast_vs_actual"]
+__all__ = ["close_figure", "error_by_step", "forecast_vs_actual"]
 
 _REQUIRED_COLUMNS = ("timestamp", "series_id", "actual", "forecast", "baseline")
 _PANEL_HEIGHT_INCHES = 3.2
@@ -71,6 +71,16 @@ def forecast_vs_actual(
         rows = series.sort_values("timestamp").tail(last_steps)
         axes.plot(rows["timestamp"], rows["actual"], label="actual", color="black", linewidth=1.2)
         axes.plot(rows["timestamp"], rows["forecast"], label="model", color="tab:blue", linewidth=1.0)
+        band = _widest_band(rows)
+        if band is not None:
+            axes.fill_between(
+                rows["timestamp"],
+                rows[f"lo_{band}"],
+                rows[f"hi_{band}"],
+                color="tab:blue",
+                alpha=0.15,
+                label=f"{band}% interval",
+            )
         axes.plot(
             rows["timestamp"], rows["baseline"], label="baseline", color="tab:gray", linewidth=0.8, linestyle="--"
         )
@@ -84,3 +94,27 @@ def forecast_vs_actual(
 def close_figure(figure: Figure) -> None:
     """Release a figure's drawing memory now rather than at garbage collection."""
     figure.clear()
+
+
+def error_by_step(per_step: list[dict[str, float]], *, metric: str = "mae") -> Figure:
+    """The model's and the baseline's ``metric`` at each lead (``metrics.per_step``), as two lines."""
+    figure = Figure(figsize=(8, 3.6))
+    FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.9)
+    axes = figure.subplots()
+    steps = [entry["step"] for entry in per_step]
+    axes.plot(steps, [entry[metric] for entry in per_step], marker="o", markersize=3, label="model")
+    axes.plot(
+        steps, [entry[f"baseline_{metric}"] for entry in per_step], color="tab:gray", linestyle="--", label="baseline"
+    )
+    axes.set_title(f"Test {metric.upper()} by lead")
+    axes.set_xlabel("steps ahead")
+    axes.set_ylabel(metric.upper())
+    axes.legend(loc="upper left", fontsize="small")
+    return figure
+
+
+def _widest_band(rows: pd.DataFrame) -> int | None:
+    """The level of the widest interval the rows carry (``lo_<level>``/``hi_<level>``), if any."""
+    levels = [int(name[3:]) for name in rows.columns if name.startswith("lo_") and f"hi_{name[3:]}" in rows.columns]
+    return max(levels) if levels else None

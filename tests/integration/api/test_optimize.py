@@ -104,6 +104,7 @@ def test_start_a_study_then_read_it_and_its_job(api):
         "parallel_jobs": 4,
         "timeout_seconds": 3600,
         "seed": None,
+        "objective": "val_mae",
     }
     assert config["n_trials"] == 100  # the specification's shape shows it beside enable_hpo
     assert job["kind"] == "tune"

@@ -105,6 +105,7 @@ def test_start_show_trials_list_cancel(cli_app):
         "parallel_jobs": 3,
         "timeout_seconds": 600,
         "seed": 7,
+        "objective": "val_mae",
     }
 
     shown = run("show", str(study_id))

@@ -34,7 +34,7 @@ from trainforge.hpo.study_data import build_study_data, prepare_study_data, spli
 from trainforge.hpo.trial_actor import TrialRunner
 from trainforge.models.families import validate_hyperparams
 from trainforge.models.lightgbm_forecast import fit, predict
-from trainforge.pipeline.config import TrainingConfig
+from trainforge.pipeline.config import BacktestConfig, TrainingConfig, TuningConfig
 from trainforge.pipeline.request import PipelineRequest
 
 RESUME_SCRIPT = Path(__file__).with_name("resume_study.py")
@@ -175,6 +175,28 @@ def test_a_trial_trains_the_model_the_final_fit_trains_on_a_reused_dataset(pipel
     # The binned data is built once and reused, once more for the trial whose min_child_samples drops a column.
     assert runner.stats()["datasets_built"] == 2
     assert runner.stats()["trials_run"] == len(trials)
+
+
+def test_with_the_backtest_objective_a_trial_scores_the_windows_at_its_best_round(pipeline_request):
+    config = CONFIG.model_copy(
+        update={
+            "enable_hpo": True,
+            "backtest": BacktestConfig(n_windows=3, step_size=24, refit=True),
+            "tuning": TuningConfig(objective="backtest_mae"),
+        }
+    )
+    data = build_study_data(**dataclasses.replace(pipeline_request, config=config).arguments())
+    assert data.backtest is not None and len(data.backtest) == 3  # trials are never refitted per window
+    params = validate_hyperparams("lightgbm", {"n_estimators": 60})
+    kind, result = list(TrialRunner(data, num_threads=1).run(0, params, 10))[-1]
+    assert kind == "done"
+
+    model = fit(data.X_train, data.y_train, data.X_val, data.y_val, params, 1)
+    assert result["best_iteration"] == model.best_iteration
+    windows = [np.mean(np.abs(rows.to_forecast(predict(model, rows.inputs)) - rows.actual)) for rows in data.backtest]
+    assert result["value"] == pytest.approx(float(np.mean(windows)), rel=1e-9)
+    validation = float(np.mean(np.abs((predict(model, data.X_val) - data.y_val) * data.val_level)))
+    assert result["value"] != pytest.approx(validation)  # not the validation MAE
 
 
 def test_a_pruned_trial_stops_at_its_next_round(pipeline_request):

@@ -109,6 +109,7 @@ def test_a_study_tunes_in_parallel_fits_the_best_trial_and_registers_it(setup):
         "plots/optimisation_history.png",
         "plots/param_importances.png",
         "plots/forecast_vs_actual.png",
+        "plots/mae_by_step.png",
     }
     assert parent.info.run_id == version.run_id
 

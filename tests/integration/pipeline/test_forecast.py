@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
@@ -12,6 +14,7 @@ from bench._common import EIA_FILE
 
 from trainforge.errors import FeatureSetNotFound, InsufficientData, InvalidInput
 from trainforge.features import ParquetFeatureStore, generate_demo_load
+from trainforge.models.forecaster import Forecaster
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.forecast import run_forecast_pipeline
 from trainforge.pipeline.load import data_hash, load_training_data
@@ -48,19 +51,22 @@ def demo_run(store_root) -> list:
 def test_events_come_in_step_order_and_end_with_one_result(demo_run):
     events, result = demo_run[:-1], demo_run[-1]
     assert all(isinstance(e, StepEvent) for e in events) and isinstance(result, PipelineResult)
-    assert [e.step for e in events] == ["load", "load", "prepare", "fit", "fit", "evaluate"]
+    assert [e.step for e in events] == ["load", "load", "prepare", "fit", "fit", "fit", "fit", "evaluate"]
     assert [e.progress for e in events] == [
         None,
         STEPS["load"],
         STEPS["prepare"],
         None,
+        (STEPS["prepare"] + STEPS["fit"]) / 2,
+        None,
         STEPS["fit"],
         STEPS["evaluate"],
     ]
+    assert "Refitting on train + validation" in events[5].message
     assert events[1].metrics == {"rows": 4 * 24 * 120.0, "series": 4.0, "feature_set_version": 1.0}
     assert set(events[2].metrics) == {"train_rows", "val_rows", "test_rows", "features"}
     assert events[4].metrics["best_iteration"] == result.hyperparams["best_iteration"]
-    assert events[5].metrics == result.metrics
+    assert events[7].metrics == {k: v for k, v in result.metrics.items() if isinstance(v, float)}
 
 
 def test_model_beats_the_seasonal_naive_baseline(demo_run):
@@ -72,31 +78,86 @@ def test_model_beats_the_seasonal_naive_baseline(demo_run):
 def test_result_carries_model_params_metrics_lineage_and_predictions(demo_run):
     result = demo_run[-1]
     assert result.model_family == "lightgbm"
-    assert isinstance(result.model, lgb.Booster)
+    assert isinstance(result.model, Forecaster) and isinstance(result.model.booster, lgb.Booster)
     assert result.hyperparams["n_estimators"] == 300 and 0 < result.hyperparams["best_iteration"] <= 300
+    # The registered model is the refit on train + validation, with the rounds early stopping chose.
+    assert result.model.booster.current_iteration() == result.hyperparams["best_iteration"]
+    scores = {"mae", "rmse", "mape", "smape", "mase"}
     assert set(result.metrics) == {
-        "mae",
-        "rmse",
-        "mape",
-        "smape",
-        "baseline_mae",
-        "baseline_rmse",
-        "baseline_mape",
-        "baseline_smape",
+        *scores,
+        *{f"baseline_{name}" for name in scores},
+        "val_mae",
+        "baseline_val_mae",
+        "baseline_season",
+        "baseline_val_mae_season_24",
+        "baseline_val_mae_season_168",
+        "best_iteration",
+        "coverage_80",
+        "coverage_95",
         "train_rows",
         "val_rows",
         "test_rows",
+        "per_step",
     }
-    assert all(isinstance(v, float) for v in result.metrics.values())
+    per_step = result.metrics["per_step"]
+    assert [entry["step"] for entry in per_step] == list(range(1, 25))
+    assert all(set(entry) == {"step", "rows", *scores, *{f"baseline_{n}" for n in scores}} for entry in per_step)
+    assert per_step[0]["mae"] < per_step[-1]["mae"]  # the nearer lead is the easier one
+    assert result.metrics["baseline_season"] in (24.0, 168.0)
+    assert 0.5 < result.metrics["coverage_80"] < result.metrics["coverage_95"] <= 1.0
     lineage = result.lineage
     assert (lineage.tenant_id, lineage.feature_set, lineage.target_variable) == ("acme", "demo", "load_kw")
     assert (lineage.row_count, lineage.series_count) == (4 * 24 * 120, 4)
     assert lineage.start == "2023-01-01T00:00:00+00:00" and len(lineage.data_hash) == 64
-    assert "temperature_c_lag_24" in lineage.feature_columns  # numeric columns are covariates by default
+    assert "temperature_c_origin" in lineage.feature_columns  # numeric columns are covariates by default
+    assert lineage.refit_on_all is False
     predictions = result.test_predictions
-    assert list(predictions.columns) == ["timestamp", "series_id", "actual", "forecast", "baseline"]
+    assert list(predictions.columns) == [
+        "series_id",
+        "origin",
+        "timestamp",
+        "step",
+        "actual",
+        "forecast",
+        "baseline",
+        "lo_80",
+        "hi_80",
+        "lo_95",
+        "hi_95",
+    ]
     assert len(predictions) == result.metrics["test_rows"] and predictions["forecast"].notna().all()
-    assert set(result.step_seconds) == {"load", "prepare", "fit", "evaluate"}
+    assert (predictions["timestamp"] - predictions["origin"] == pd.to_timedelta(predictions["step"], "h")).all()
+    assert (predictions["lo_95"] <= predictions["lo_80"]).all() and (predictions["hi_80"] <= predictions["hi_95"]).all()
+    assert set(result.step_seconds) == {"load", "prepare", "fit", "refit", "evaluate"}
+
+
+def test_refit_on_all_registers_a_model_fitted_on_the_test_rows_too(store_root, demo_run):
+    everything = run(store_root, refit_on_all=True, register_model=False)[-1]
+    default = demo_run[-1]
+    assert everything.metrics == default.metrics  # the test metrics are still those of train + validation
+    assert everything.lineage.refit_on_all is True
+    assert everything.model.spec.metadata["refit_on_all"] is True
+    assert everything.model.booster.model_to_string() != default.model.booster.model_to_string()
+
+
+def test_a_backtest_scores_each_window_and_calibrates_the_intervals(store_root, demo_run):
+    result = run(store_root, backtest={"n_windows": 3, "step_size": 48}, register_model=False)[-1]
+    windows = result.metrics["backtest_windows"]
+    cutoffs = [pd.Timestamp(window["cutoff"]) for window in windows]
+    assert [b - a for a, b in itertools.pairwise(cutoffs)] == [pd.Timedelta(hours=48)] * 2
+    test_start = demo_run[-1].test_predictions["origin"].min() + pd.Timedelta(hours=1)
+    assert cutoffs[-1] + pd.Timedelta(hours=24) < test_start  # every window lies before the test split
+    assert all(window["rows"] == 4 * 24 for window in windows)
+    assert result.metrics["backtest_mae"] == pytest.approx(np.mean([w["mae"] for w in windows]))
+    assert result.metrics["backtest_mae"] < result.metrics["backtest_baseline_mae"]
+    assert result.metrics["mae"] == demo_run[-1].metrics["mae"]  # the backtest changes the intervals, not the model
+    assert result.model.spec.residual_quantiles != demo_run[-1].model.spec.residual_quantiles
+
+
+def test_a_backtest_without_refit_must_lie_in_the_validation_split(store_root):
+    with pytest.raises(InvalidInput) as refused:
+        run(store_root, backtest={"n_windows": 40, "refit": False}, register_model=False)
+    assert refused.value.field == "config.backtest.n_windows"
 
 
 def test_an_evaluation_run_scores_the_same_and_ships_no_predictions(store_root, demo_run):
@@ -175,3 +236,19 @@ def test_real_eia_load_through_the_feature_store_beats_the_baseline(tmp_path):
     )[-1]
     assert result.metrics["mae"] < 0.95 * result.metrics["baseline_mae"]
     assert result.metrics["mape"] < result.metrics["baseline_mape"]
+
+
+def test_the_registered_model_forecasts_what_the_test_scored_from_history_alone(store_root, demo_run):
+    """No leakage, end to end: the test forecasts were computed with the whole test split in memory; the model,
+    given only the history up to an origin (nothing after it exists), forecasts the same values."""
+    result = demo_run[-1]
+    predictions = result.test_predictions
+    frame = ParquetFeatureStore(store_root).load("acme", "demo")
+    for origin in predictions["origin"].drop_duplicates().iloc[[0, 37, -30]]:
+        scored = predictions[predictions["origin"] == origin].sort_values(["series_id", "step"])
+        history = frame[frame["timestamp"] <= origin]
+        table = result.model.forecast(history, quantiles=[0.1, 0.9])
+        table = table.merge(scored[["series_id", "step"]], on=["series_id", "step"])
+        assert len(table) == len(scored) > 0
+        np.testing.assert_allclose(table["value"], scored["forecast"], rtol=1e-12)
+        assert (table["origin"] == origin).all()

@@ -11,6 +11,7 @@ telemetry, and it stays quiet only when imported while a test runs (``PYTEST_CUR
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import holidays
 import lightgbm
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ from psycopg import sql
 from sqlalchemy import make_url
 
 import trainforge.registry
+from tests.forecasters import hourly_history, small_forecaster
 from tests.integration.conftest import copy_mlflow_template
 from trainforge.errors import (
     InvalidInput,
@@ -35,11 +38,11 @@ from trainforge.errors import (
     SchemaOutOfDate,
     TrainforgeError,
 )
+from trainforge.models.forecaster import Forecaster
 from trainforge.pipeline.result import Lineage, PipelineResult
 from trainforge.registry import JobIdentity, RegisteredVersion, SemVer
 
 PG_URL = os.environ.get("TRAINFORGE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-FEATURES = ["temperature", "hour", "weekday"]
 HYPERPARAMS = {"objective": "regression", "num_leaves": 7, "learning_rate": 0.1, "verbose": -1}
 
 
@@ -133,40 +136,40 @@ def client(tracking_uri: str, registry: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def training_data() -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(42)
-    features = pd.DataFrame(rng.normal(size=(300, len(FEATURES))), columns=FEATURES)
-    target = 3.0 * features["temperature"].to_numpy() + rng.normal(scale=0.1, size=300)
-    return features, target
+def history() -> pd.DataFrame:
+    return hourly_history()
 
 
 @pytest.fixture(scope="module")
-def booster(training_data: tuple[pd.DataFrame, np.ndarray]) -> lightgbm.Booster:
-    features, target = training_data
-    return lightgbm.train(HYPERPARAMS, lightgbm.Dataset(features, target), num_boost_round=10)
+def booster(history: pd.DataFrame) -> Forecaster:
+    """A small real forecaster (named ``booster`` for the many tests that only need some model to register)."""
+    return small_forecaster(history)
 
 
 def make_result(
-    booster: lightgbm.Booster,
+    booster: Forecaster,
     *,
     data_hash: str = "a" * 64,
     feature_set: str = "load_hourly",
     hyperparams: dict[str, Any] | None = None,
 ) -> PipelineResult:
-    timestamps = pd.date_range("2024-02-01", periods=48, freq="h", tz="UTC")
-    actual = np.linspace(10.0, 20.0, 48)
-    test_predictions = pd.concat(
-        pd.DataFrame(
-            {
-                "timestamp": timestamps,
-                "series_id": series_id,
-                "actual": actual,
-                "forecast": actual + 0.5,
-                "baseline": actual - 2.0,
-            }
-        )
-        for series_id in ("meter-1", "meter-2")
-    ).reset_index(drop=True)
+    # Forecasts of two steps from four hourly origins (overlapping, as the pipeline scores them) for two series.
+    origins = pd.date_range("2024-02-01", periods=4, freq="h", tz="UTC")
+    rows = [(series_id, origin, step) for series_id in ("meter-1", "meter-2") for origin in origins for step in (1, 2)]
+    actual = np.linspace(10.0, 20.0, len(rows))
+    test_predictions = pd.DataFrame(
+        {
+            "series_id": [series_id for series_id, _, _ in rows],
+            "origin": [origin for _, origin, _ in rows],
+            "timestamp": [origin + pd.Timedelta(hours=step) for _, origin, step in rows],
+            "step": [step for _, _, step in rows],
+            "actual": actual,
+            "forecast": actual + 0.5,
+            "baseline": actual - 2.0,
+            "lo_80": actual - 1.0,
+            "hi_80": actual + 2.0,
+        }
+    )
     lineage = Lineage(
         tenant_id="t1",
         feature_set=feature_set,
@@ -176,13 +179,19 @@ def make_result(
         row_count=1584,
         series_count=2,
         data_hash=data_hash,
-        feature_columns=list(FEATURES),
+        feature_columns=list(booster.spec.feature_columns),
     )
     return PipelineResult(
         model_family="lightgbm",
         model=booster,
         hyperparams=dict(HYPERPARAMS if hyperparams is None else hyperparams),
-        metrics={"mae": 0.5, "rmse": 0.61, "mape": 0.031, "baseline_mae": 2.0},
+        metrics={
+            "mae": 0.5,
+            "rmse": 0.61,
+            "mape": 0.031,
+            "baseline_mae": 2.0,
+            "per_step": [{"step": 1, "rows": 4, "mae": 0.4, "baseline_mae": 1.5}],
+        },
         lineage=lineage,
         test_predictions=test_predictions,
         step_seconds={"load": 0.2, "fit": 1.5},
@@ -204,7 +213,7 @@ def make_job(job_id: str, *, feature_set: str = "load_hourly") -> JobIdentity:
 
 
 def test_register_records_the_run_the_version_and_its_lineage(
-    registry: Any, client: Any, booster: lightgbm.Booster, artifact_root: Path, working_directory: Path
+    registry: Any, client: Any, booster: Forecaster, artifact_root: Path, working_directory: Path
 ) -> None:
     result = make_result(booster)
     version = registry.register_job_result(make_job("job-1"), result)
@@ -223,9 +232,12 @@ def test_register_records_the_run_the_version_and_its_lineage(
     assert tags["data_hash"] == "a" * 64
     assert (tags["data_start"], tags["data_end"]) == ("2024-01-01T00:00:00+00:00", "2024-02-02T23:00:00+00:00")
     assert (tags["row_count"], tags["series_count"]) == ("1584", "2")
-    assert tags["feature_columns"] == '["temperature","hour","weekday"]'
+    assert tags["feature_columns"] == json.dumps(booster.spec.feature_columns, separators=(",", ":"))
+    assert tags["metrics"] == '{"baseline_mae":2.0,"mae":0.5,"mape":0.031,"rmse":0.61}'  # the scalars
+    assert tags["refit_on_all"] == "false"
     assert tags["hyperparams"] == '{"learning_rate":0.1,"num_leaves":7,"objective":"regression","verbose":-1}'
     assert tags["pkg.lightgbm"] == lightgbm.__version__
+    assert tags["pkg.holidays"] == holidays.__version__
     assert tags["pkg.pandas"] == pd.__version__
     assert tags["code_version"].startswith(("git:", "trainforge=="))
     assert dict(version.tags) == tags
@@ -247,18 +259,28 @@ def test_register_records_the_run_the_version_and_its_lineage(
         "baseline_mae": 2.0,
         "seconds.load": 0.2,
         "seconds.fit": 1.5,
+        "mae_by_step": 0.4,
+        "baseline_mae_by_step": 1.5,
     }
+    [by_step] = client.get_metric_history(version.run_id, "mae_by_step")
+    assert (by_step.step, by_step.value) == (1, 0.4)
     assert run.info.status == "FINISHED"
 
     # Artifacts: the plot and the test predictions on the run, all under the artifact root.
     experiment = client.get_experiment(version.experiment_id)
     assert experiment.name == "t1/load"
     assert experiment.artifact_location == (artifact_root / "t1" / "load").as_uri()
-    assert [a.path for a in client.list_artifacts(version.run_id, "plots")] == ["plots/forecast_vs_actual.png"]
+    assert [a.path for a in client.list_artifacts(version.run_id, "plots")] == [
+        "plots/forecast_vs_actual.png",
+        "plots/mae_by_step.png",
+    ]
     run_artifacts = artifact_root / "t1" / "load" / version.run_id / "artifacts"
     assert (run_artifacts / "plots" / "forecast_vs_actual.png").read_bytes().startswith(b"\x89PNG")
     logged_predictions = pd.read_parquet(run_artifacts / "predictions" / "test_predictions.parquet")
-    pd.testing.assert_frame_equal(logged_predictions, result.test_predictions)
+    # Every horizon-th origin: back-to-back forecasts, each time once.
+    every_other = result.test_predictions["origin"].isin(result.test_predictions["origin"].unique()[::2])
+    pd.testing.assert_frame_equal(logged_predictions, result.test_predictions[every_other].reset_index(drop=True))
+    assert logged_predictions["origin"].nunique() == 2
     assert version.logged_model_id is not None
     assert (artifact_root / "t1" / "load" / "models" / version.logged_model_id / "artifacts" / "MLmodel").is_file()
 
@@ -267,7 +289,7 @@ def test_register_records_the_run_the_version_and_its_lineage(
 
 
 def test_registering_the_same_job_twice_returns_the_same_version(
-    registry: Any, client: Any, booster: lightgbm.Booster
+    registry: Any, client: Any, booster: Forecaster
 ) -> None:
     first = registry.register_job_result(make_job("job-1"), make_result(booster))
     again = registry.register_job_result(make_job("job-1"), make_result(booster))
@@ -277,7 +299,7 @@ def test_registering_the_same_job_twice_returns_the_same_version(
     assert len(client.search_runs([first.experiment_id], "tags.job_id = 'job-1'")) == 1
 
 
-def test_versions_follow_the_semver_rules(registry: Any, booster: lightgbm.Booster) -> None:
+def test_versions_follow_the_semver_rules(registry: Any, booster: Forecaster) -> None:
     steps = [
         ("job-1", make_job("job-1"), make_result(booster), "1.0.0"),
         ("same data and parameters", make_job("job-2"), make_result(booster), "1.0.1"),
@@ -301,18 +323,17 @@ def test_versions_follow_the_semver_rules(registry: Any, booster: lightgbm.Boost
     assert fetched.facts.data_hash == "b" * 64
 
 
-def test_loaded_model_predicts_like_the_original(
-    registry: Any, booster: lightgbm.Booster, training_data: tuple[pd.DataFrame, np.ndarray]
-) -> None:
+def test_loaded_model_forecasts_like_the_original(registry: Any, booster: Forecaster, history: pd.DataFrame) -> None:
     version = registry.register_job_result(make_job("job-1"), make_result(booster))
     loaded = registry.load_model(version.model_id)
 
-    assert isinstance(loaded, lightgbm.Booster)
-    features, _ = training_data
-    np.testing.assert_array_equal(loaded.predict(features), booster.predict(features))
+    table = loaded.predict(history, params={"horizon": 24, "quantiles": [0.1, 0.9]})
+    pd.testing.assert_frame_equal(table, booster.forecast(history, 24, [0.1, 0.9]))
+    assert loaded.metadata.get_input_schema().input_names() == ["timestamp", "series_id", "load_kw", "temperature"]
+    assert loaded.unwrap_python_model().spec["history_steps"] == booster.spec.history_steps
 
 
-def test_unknown_model_ids_are_not_found(registry: Any, booster: lightgbm.Booster) -> None:
+def test_unknown_model_ids_are_not_found(registry: Any, booster: Forecaster) -> None:
     with pytest.raises(ModelVersionNotFound) as caught:  # nothing registered at all yet: MLflow's "does not exist"
         registry.get_version("t1:load:1.0.0")
     assert caught.value.field == "model_id"
@@ -335,7 +356,7 @@ def test_unknown_model_ids_are_not_found(registry: Any, booster: lightgbm.Booste
 
 
 def test_a_retried_job_reuses_the_run_it_started(
-    registry: Any, client: Any, booster: lightgbm.Booster, artifact_root: Path
+    registry: Any, client: Any, booster: Forecaster, artifact_root: Path
 ) -> None:
     # The first attempt created its run, then its worker died before registering.
     experiment_id = client.create_experiment("t1/load", artifact_location=(artifact_root / "t1" / "load").as_uri())
@@ -348,7 +369,7 @@ def test_a_retried_job_reuses_the_run_it_started(
 
 
 def test_a_retry_with_other_hyperparameters_gets_a_fresh_run(
-    registry: Any, client: Any, booster: lightgbm.Booster, artifact_root: Path
+    registry: Any, client: Any, booster: Forecaster, artifact_root: Path
 ) -> None:
     # MLflow forbids changing a logged parameter, so the old run is retired rather than reused.
     experiment_id = client.create_experiment("t1/load", artifact_location=(artifact_root / "t1" / "load").as_uri())
@@ -366,7 +387,7 @@ def test_a_retry_with_other_hyperparameters_gets_a_fresh_run(
 
 
 def test_versions_left_unnumbered_are_numbered_by_the_next_registration(
-    registry: Any, client: Any, booster: lightgbm.Booster
+    registry: Any, client: Any, booster: Forecaster
 ) -> None:
     registry.register_job_result(make_job("job-1"), make_result(booster))
     second = registry.register_job_result(make_job("job-2"), make_result(booster, data_hash="c" * 64))
@@ -390,7 +411,7 @@ def test_versions_left_unnumbered_are_numbered_by_the_next_registration(
 
 
 def test_two_attempts_of_one_job_racing_leave_one_version(
-    registry: Any, client: Any, booster: lightgbm.Booster, monkeypatch: pytest.MonkeyPatch
+    registry: Any, client: Any, booster: Forecaster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = registry.register_job_result(make_job("job-1"), make_result(booster))
     # The second attempt looked for the job's version just before the first attempt created it.
@@ -405,7 +426,7 @@ def test_two_attempts_of_one_job_racing_leave_one_version(
 
 
 def test_mlflow_errors_leave_as_trainforge_errors(
-    registry: Any, client: Any, booster: lightgbm.Booster, tmp_path: Path
+    registry: Any, client: Any, booster: Forecaster, tmp_path: Path
 ) -> None:
     # MLflow refuses this parameter name; the caller sees InvalidInput, not MlflowException.
     with pytest.raises(InvalidInput, match="MLflow refused"):
@@ -415,7 +436,7 @@ def test_mlflow_errors_leave_as_trainforge_errors(
 
     not_lightgbm = make_result(booster)
     not_lightgbm.model = object()
-    with pytest.raises(PipelineError, match="only LightGBM"):
+    with pytest.raises(PipelineError, match="only forecasters"):
         registry.register_job_result(make_job("job-2"), not_lightgbm)
     assert len(client.search_runs([failed_run.info.experiment_id])) == 1  # refused before writing anything
 
@@ -428,7 +449,7 @@ def test_mlflow_errors_leave_as_trainforge_errors(
     assert caught.value.message.startswith("MLflow could not open the MLflow backend at sqlite:///")
 
 
-def test_registered_version_is_a_plain_value(registry: Any, booster: lightgbm.Booster) -> None:
+def test_registered_version_is_a_plain_value(registry: Any, booster: Forecaster) -> None:
     version = registry.register_job_result(make_job("job-1"), make_result(booster))
     assert isinstance(version, RegisteredVersion)
     assert version.model_uri == "models:/t1.load/1"
