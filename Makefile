@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lock serve clean
+.PHONY: demo test lint bench bench-deps bench-quality lock serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/e2e_job.py
+
+# The bench-only competitors of bench/forecast_quality.py (mlforecast, statsforecast), resolved against the lock's
+# pins; kept out of requirements.lock so that `make test` and CI do not install them.
+bench-deps: $(STAMP)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv pip install --quiet --compile-bytecode -c requirements.lock -e '.[dev,bench]'
+
+bench-quality: bench-deps
+	$(BIN)/python bench/forecast_quality.py
 
 serve: $(STAMP)
 	$(BIN)/trainforge serve

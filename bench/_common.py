@@ -47,10 +47,11 @@ def eia_regions(n_regions: int) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def print_table(title: str, columns: list[str], rows: list[list[Any]], *, width: int | None = None) -> None:
+    """Print a Rich table to stdout; ``width`` overrides the terminal's (80 columns when stdout is a file)."""
     table = Table(title=title)
     for column in columns:
         table.add_column(column, justify="left" if column == columns[0] else "right")
     for row in rows:
         table.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row])
-    Console().print(table)
+    Console(width=width).print(table)
