@@ -10,6 +10,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from trainforge.features.store import ParquetFeatureStore
+from trainforge.settings import load_settings
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +48,14 @@ def eia_regions(n_regions: int) -> pd.DataFrame:
     frame["region"] = frame["region"].astype(str)
     frame["cleaned_demand_mw"] = frame["cleaned_demand_mw"].astype("float64")
     return frame.reset_index(drop=True)
+
+
+def bench_home(tmp: str) -> tuple[Path, ParquetFeatureStore]:
+    """A fresh trainforge home under ``tmp`` (for ``trainforge_server``) and its feature store."""
+    home = Path(tmp) / "home"
+    settings = load_settings(home=home)
+    settings.ensure_home()
+    return home, ParquetFeatureStore(settings.resolved_feature_store_root)
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]], *, width: int | None = None) -> None:

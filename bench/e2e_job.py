@@ -26,14 +26,12 @@ import httpx
 # be importable. (bench/ stays on the path, so no bench module may take a standard module's name: not `queue`.)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import console, eia_regions, print_table
-from trainforge.features.store import ParquetFeatureStore
+from bench._common import bench_home, console, eia_regions, print_table
 from trainforge.models import lightgbm_forecast
 from trainforge.models.families import validate_hyperparams
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
 from trainforge.pipeline.prepare import prepare_forecast
-from trainforge.settings import load_settings
 from trainforge.testing import local_auth, trainforge_server, wait_for
 
 HORIZON = 24
@@ -135,12 +133,8 @@ def main() -> None:
     raw = eia_regions(args.regions)
     console.print(f"EIA-930: {len(raw):,} rows, {raw['region'].nunique()} regions")
     with tempfile.TemporaryDirectory(prefix="trainforge-bench-") as tmp:
-        home = Path(tmp) / "home"
-        settings = load_settings(home=home)
-        settings.ensure_home()
-        ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-            "bench", "eia930", raw, timestamp_col="timestamp_utc", series_col="region"
-        )
+        home, store = bench_home(tmp)
+        store.write_frame("bench", "eia930", raw, timestamp_col="timestamp_utc", series_col="region")
         env = {"TRAINFORGE_RAY_NUM_CPUS": "2", "TRAINFORGE_TRAIN_THREADS": str(THREADS)}
         plain, service = [], []
         with trainforge_server(home, env=env) as base:

@@ -39,15 +39,13 @@ import optuna
 # be importable. (bench/ stays on the path, so no bench module may take a standard module's name: not `queue`.)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import console, eia_regions, print_table
+from bench._common import bench_home, console, eia_regions, print_table
 from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
 from trainforge.models import lightgbm_forecast
 from trainforge.models.families import validate_hyperparams
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.evaluate import compare_with_baseline
 from trainforge.pipeline.prepare import prepare_forecast
-from trainforge.settings import load_settings
 from trainforge.testing import local_auth, trainforge_server, wait_for
 
 HORIZON = 24
@@ -248,10 +246,7 @@ def main() -> None:
 
     service = plain = None
     with tempfile.TemporaryDirectory(prefix="trainforge-bench-") as tmp:
-        home = Path(tmp) / "home"
-        settings = load_settings(home=home)
-        settings.ensure_home()
-        store = ParquetFeatureStore(settings.resolved_feature_store_root)
+        home, store = bench_home(tmp)
         if not args.overhead_only:
             raw = eia_regions(args.regions)
             console.print(f"EIA-930: {len(raw):,} rows, {raw['region'].nunique()} regions; {args.trials} trials each")

@@ -32,10 +32,8 @@ import numpy as np
 # Run as `python bench/x.py`, sys.path starts at bench/: make the repository importable (see bench/e2e_job.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import console, print_table
+from bench._common import bench_home, console, print_table
 from trainforge.features.demo_data import generate_demo_load
-from trainforge.features.store import ParquetFeatureStore
-from trainforge.settings import load_settings
 from trainforge.testing import local_auth, trainforge_server, wait_for
 
 HORIZON = 24
@@ -108,12 +106,8 @@ def main() -> None:
     frame = generate_demo_load(n_series=args.series, periods=24 * args.days)
     console.print(f"synthetic feature set: {len(frame):,} rows, {args.series} series")
     with tempfile.TemporaryDirectory(prefix="trainforge-bench-") as tmp:
-        home = Path(tmp) / "home"
-        settings = load_settings(home=home)
-        settings.ensure_home()
-        ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-            TENANT, "synthetic", frame, timestamp_col="timestamp", series_col="site_id"
-        )
+        home, store = bench_home(tmp)
+        store.write_frame(TENANT, "synthetic", frame, timestamp_col="timestamp", series_col="site_id")
         env = {"TRAINFORGE_RAY_NUM_CPUS": "2", "TRAINFORGE_TRAIN_THREADS": "2"}
         with trainforge_server(home, env=env) as base:
             client = httpx.Client(base_url=base, headers=local_auth(home), timeout=600)

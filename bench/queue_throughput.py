@@ -53,11 +53,9 @@ from sqlalchemy.engine import make_url
 # be importable. (bench/ stays on the path, so no bench module may take a standard module's name: not `queue`.)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import console, print_table
+from bench._common import bench_home, console, print_table
 from trainforge.db.engine import make_engine
 from trainforge.db.tables import training_jobs
-from trainforge.features.store import ParquetFeatureStore
-from trainforge.settings import load_settings
 from trainforge.tenancy import KeyStore
 from trainforge.testing import TRAINFORGE, trainforge_server, wait_for
 
@@ -253,12 +251,8 @@ def main() -> None:
 
     fresh_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="trainforge-bench-queue-") as tmp:
-        home = Path(tmp) / "home"
-        settings = load_settings(home=home)
-        settings.ensure_home()
-        ParquetFeatureStore(settings.resolved_feature_store_root).write_frame(
-            TENANT, FEATURE_SET, short_series(), timestamp_col="timestamp", series_col="series_id"
-        )
+        home, store = bench_home(tmp)
+        store.write_frame(TENANT, FEATURE_SET, short_series(), timestamp_col="timestamp", series_col="series_id")
         env = {
             **os.environ,
             "TRAINFORGE_HOME": str(home),

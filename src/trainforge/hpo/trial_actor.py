@@ -32,6 +32,7 @@ from trainforge.models.lightgbm_forecast import native_params, threads_for  # is
 import lightgbm as lgb  # isort: skip
 
 from trainforge.hpo.study_data import StudyData
+from trainforge.pipeline.evaluate import mae
 
 __all__ = ["DATASET_CACHE_SIZE", "TrialActor", "TrialRunner"]
 
@@ -172,9 +173,7 @@ class TrialRunner:
 
 def _window_mae(booster: lgb.Booster, rows: Any, iteration: int) -> float:
     """MAE in the target's units of a backtest window (``ForecastRows``) at boosting round ``iteration``."""
-    forecast = rows.to_forecast(booster.predict(rows.inputs, num_iteration=iteration))
-    error = np.abs(forecast - rows.actual)
-    return float(np.mean(error[np.isfinite(error)]))
+    return mae(rows.actual, rows.to_forecast(booster.predict(rows.inputs, num_iteration=iteration)))
 
 
 class _UnitsMetric:

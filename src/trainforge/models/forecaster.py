@@ -373,6 +373,16 @@ def gather_features(
     return pd.DataFrame(columns)[spec.feature_columns], level
 
 
+def forecast_keys(panel: Panel, rows: np.ndarray, lead: np.ndarray) -> dict[str, Any]:
+    """The columns that say which forecast a row is: ``series_id``, ``origin``, ``timestamp``, ``step``."""
+    return {
+        SERIES_ID: np.asarray(panel.categories)[panel.codes[rows]],
+        ORIGIN: panel.times[rows - lead],
+        TIMESTAMP: panel.times[rows],
+        STEP: lead.astype(np.int64),
+    }
+
+
 def quantile_offsets(spec: FeatureSpec, lead: np.ndarray, quantile: float) -> np.ndarray:
     """The relative residual at ``quantile`` for each lead (multiply by the level and add to the forecast)."""
     table = np.asarray(spec.residual_quantiles, dtype=float)
@@ -440,15 +450,7 @@ class Forecaster:
         rows = np.repeat(last, horizon) + lead
         inputs, level = gather_features(panel, spec, PanelStatistics(panel, spec), rows, lead)
         value = self.predict_relative(inputs) * level
-        table = pd.DataFrame(
-            {
-                SERIES_ID: np.asarray(panel.categories)[panel.codes[rows]],
-                ORIGIN: panel.times[rows - lead],
-                TIMESTAMP: panel.times[rows],
-                STEP: lead.astype(np.int64),
-                VALUE: value,
-            }
-        )
+        table = pd.DataFrame({**forecast_keys(panel, rows, lead), VALUE: value})
         for quantile in quantiles:
             table[quantile_column(quantile)] = value + quantile_offsets(spec, lead, quantile) * level
         return table

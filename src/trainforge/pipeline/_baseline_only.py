@@ -48,7 +48,7 @@ def run_baseline_pipeline(
     design = prepare_forecast(frame, data.target, config, data.covariates, data.frequency)
     test = design.test_rows(inputs=False)
     forecast = design.baseline(test)
-    scale = design.mase_scale()[design.series_of(test)]
+    scale = design.mase_scale_of(test)
     scores = forecast_metrics(test.actual, forecast, scale=scale)
     season = design.baseline_season
     per_step = per_step_metrics(test.actual, forecast, forecast, test.lead, scale)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from trainforge.features.store import ParquetFeatureStore
+from trainforge.models.forecaster import forecast_keys
 from trainforge.pipeline.checkpoints import DataSnapshot, StepCheckpoints
 from trainforge.pipeline.config import TrainingConfig
 from trainforge.pipeline.load import data_hash, load_training_data
@@ -28,13 +29,9 @@ def prediction_frame(
 ) -> pd.DataFrame:
     """The test forecasts, one row per (series, origin, lead): ``series_id``, ``origin``, ``timestamp``, ``step``,
     ``actual``, ``forecast``, ``baseline`` and the interval bounds (``lo_80``, ``hi_80``, ...)."""
-    panel = design.panel
     return pd.DataFrame(
         {
-            "series_id": np.asarray(panel.categories)[panel.codes[rows.rows]],
-            "origin": panel.times[rows.rows - rows.lead],
-            "timestamp": panel.times[rows.rows],
-            "step": rows.lead.astype(np.int64),
+            **forecast_keys(design.panel, rows.rows, rows.lead),
             "actual": rows.actual,
             "forecast": forecast,
             "baseline": baseline,

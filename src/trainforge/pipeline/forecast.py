@@ -139,7 +139,7 @@ def run_forecast_pipeline(
     forecaster = Forecaster(spec, refitted, example=history_example(design.panel, spec))
     forecast = test.to_forecast(forecaster.predict_relative(test.inputs))
     baseline = design.baseline(test)
-    scale = design.mase_scale()[design.series_of(test)]
+    scale = design.mase_scale_of(test)
     metrics.update(compare_with_baseline(test.actual, forecast, baseline, scale))
     bounds = {}
     for level in config.interval_levels:

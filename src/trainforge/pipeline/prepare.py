@@ -41,6 +41,7 @@ from trainforge.models.forecaster import (
     seasonal_naive_values,
 )
 from trainforge.pipeline.config import TrainingSetup
+from trainforge.pipeline.evaluate import mae
 
 # Fewer rows than this cannot give a model, its early stopping and its test a row each worth the name.
 MIN_ROWS = 100
@@ -88,15 +89,6 @@ class ForecastRows:
     def to_forecast(self, model_output: np.ndarray) -> np.ndarray:
         """Turn the model's output back into the target's units."""
         return np.asarray(model_output, dtype=float) * self.level
-
-    def concat(self, other: ForecastRows) -> ForecastRows:
-        return ForecastRows(
-            rows=np.concatenate([self.rows, other.rows]),
-            lead=np.concatenate([self.lead, other.lead]),
-            inputs=pd.concat([self.inputs, other.inputs], ignore_index=True),
-            level=np.concatenate([self.level, other.level]),
-            actual=np.concatenate([self.actual, other.actual]),
-        )
 
 
 @dataclass
@@ -233,8 +225,9 @@ class ForecastDesign:
             scale = total / count
         return np.where(scale > 0, scale, np.nan)
 
-    def series_of(self, rows: ForecastRows) -> np.ndarray:
-        return self.panel.codes[rows.rows]
+    def mase_scale_of(self, rows: ForecastRows) -> np.ndarray:
+        """Each row's MASE denominator: its series' :meth:`mase_scale`."""
+        return self.mase_scale()[self.panel.codes[rows.rows]]
 
     def _has_history(self) -> np.ndarray:
         return self.panel.pos >= self.spec.history_steps - 1
@@ -304,7 +297,7 @@ def prepare_forecast(
     )
     rows, lead = design.draw_leads(design.part_targets("val"))
     actual = y[rows]
-    scores = {season: _mae(actual, seasonal_naive_values(panel, target, rows, lead, season)) for season in candidates}
+    scores = {season: mae(actual, seasonal_naive_values(panel, target, rows, lead, season)) for season in candidates}
     best = min(candidates, key=lambda season: (math.isnan(scores[season]), scores[season]))
     design.baseline_season, design.baseline_val_mae = best, scores
     if not config.seasonal_period:
@@ -327,8 +320,3 @@ def _split_times(times: pd.DatetimeIndex, rows: int, config: TrainingSetup) -> t
     n_test = max(1, round(n * config.test_split))
     n_val = max(1, round(n * config.validation_split))
     return unique[n - n_test - n_val], unique[n - n_test]
-
-
-def _mae(actual: np.ndarray, forecast: np.ndarray) -> float:
-    present = np.isfinite(actual) & np.isfinite(forecast)
-    return float(np.mean(np.abs(actual[present] - forecast[present]))) if present.any() else math.nan
